@@ -1,0 +1,52 @@
+"""Print a model's parameter count, feature channels and GMACs at an input size."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="backbone name (see --list) or a checkpoint path")
+    parser.add_argument("--input-size", default="352x1216", help="HxW for the GMAC count (default: KITTI test size)")
+    parser.add_argument("--no-lg", action="store_true", help="build without LG-Conv (backbone names only)")
+    parser.add_argument("--list", action="store_true", help="list supported backbones and exit")
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """Parse ``HxW`` (e.g. ``352x1216``) into two positive ints with a clear error."""
+    from . import UserError
+
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"input size {text!r} is not of the form HxW, e.g. 480x640") from None
+    if height <= 0 or width <= 0:
+        raise UserError(f"input size {text!r} must be positive")
+    return height, width
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from disdepth_core.models import backbone_info, build_student, list_students
+    from disdepth_core.models.checkpoint import load_student
+    from disdepth_core.models.complexity import measure_complexity
+
+    if args.list:
+        print("\n".join(list_students()))
+        return 0
+    height, width = parse_hw(args.input_size)
+    if Path(args.model).is_file():
+        model, meta = load_student(args.model)
+        title = f"{args.model} ({meta['model_config']['backbone']})"
+    else:
+        backbone_info(args.model)
+        model = build_student(args.model, lg_conv=not args.no_lg)
+        title = f"{args.model} ({'with' if not args.no_lg else 'without'} LG-Conv)"
+    stats = measure_complexity(model, height, width)
+    print(f"model            {title}")
+    print(f"parameters       {stats.params_m:.2f} M (LG-Conv branches: {stats.lgconv_params_m:.2f} M, {model.num_lgconv} inserted)")
+    print(f"feature channels {model.feature_channels} (strides {model.feature_reductions})")
+    print(f"decoder output   {model.decoder.out_channels} channels at stride 2; bins: {model.cfg.head.n_bins}")
+    print(f"compute          {stats.gmacs:.2f} GMACs ({2 * stats.gmacs:.2f} GFLOPs) at {height}x{width}")
+    return 0

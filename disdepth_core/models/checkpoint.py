@@ -1,0 +1,172 @@
+"""Saving and loading DisDepth checkpoints safely.
+
+A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts) so it loads with
+``torch.load(weights_only=True)``: no pickled code runs when a user opens a file from the
+internet. It records the full :class:`StudentConfig`, so the model is rebuilt exactly, and a
+``meta`` dict (dataset, depth range, focal, input size) that exporters and runtimes carry on.
+Files ending in ``.safetensors`` store the same information in the safetensors header.
+
+Writes are atomic (temp file + ``os.replace``) so a crash mid-save never destroys the
+previous checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .config import StudentConfig
+
+CHECKPOINT_FORMAT = "disdepth-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, corrupt, or not a DisDepth checkpoint."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint's weights do not fit the model they are loaded into."""
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    config: StudentConfig,
+    meta: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
+    half: bool = False,
+) -> None:
+    """Write model weights, config and metadata (and optionally optimizer state) atomically.
+
+    ``half=True`` stores floating tensors as float16 (the demo model ships this way to stay
+    small); loading casts them back to the model's dtype.
+    """
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu() for k, v in model.state_dict().items()}
+    path = Path(path)
+    meta = dict(meta or {})
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        header = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
+                  "model_config": json.dumps(config.to_dict()), "meta": json.dumps(meta)}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=header)
+        os.replace(tmp, path)
+        return
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "model_config": config.to_dict(),
+        "meta": meta,
+        "state_dict": state,
+    }
+    if training_state is not None:
+        payload["training_state"] = training_state
+    atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint into a dict with keys model_config, meta, state_dict (+ training_state)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated/corrupt/pickled-code files all land here
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is not a DisDepth checkpoint (no 'format: {CHECKPOINT_FORMAT}' entry); "
+            "backbone ImageNet weights go in model.pretrained_backbone instead"
+        )
+    if int(payload.get("format_version", 0)) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer DisDepth (format {payload['format_version']}); upgrade to read it")
+    return payload
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+    if header.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file without DisDepth metadata")
+    return {"format": CHECKPOINT_FORMAT, "model_config": json.loads(header["model_config"]),
+            "meta": json.loads(header.get("meta", "{}")), "state_dict": state}
+
+
+def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Strict load whose error names the missing, unexpected and mis-shaped keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        for label, keys in (("missing in checkpoint", missing), ("unexpected in checkpoint", unexpected), ("shape mismatch", shapes)):
+            if keys:
+                more = f" (+{len(keys) - 8} more)" if len(keys) > 8 else ""
+                parts.append(f"{label}: {', '.join(keys[:8])}{more}")
+        raise CheckpointMismatchError(f"checkpoint {source} does not match the model architecture; " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_student(path: str | Path, device: str | torch.device = "cpu", config: StudentConfig | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the student recorded in a checkpoint (or ``config``) and load its weights.
+
+    Returns ``(model in eval mode on device, meta)``; ``meta`` also gets ``checkpoint_sha256``.
+    """
+    from .registry import build_student_from_config
+
+    payload = read_checkpoint(path)
+    cfg = config or StudentConfig.from_dict(payload["model_config"])
+    cfg.pretrained_backbone = ""  # weights come from the checkpoint, not the ImageNet file
+    model = build_student_from_config(cfg)
+    load_state_dict_checked(model, payload["state_dict"], str(path))
+    meta = dict(payload.get("meta") or {})
+    meta["checkpoint_sha256"] = file_sha256(path)
+    meta["model_config"] = cfg.to_dict()
+    return model.to(device).eval(), meta
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex digest used to tie exported artifacts to the checkpoint they came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,78 @@
+"""The one public way to make a DisDepth model: a registry of supported student backbones.
+
+Like timm, every backbone is a name; tests iterate over the registry so each supported
+student gets the same checks. ``PAPER_PARAMS_M`` holds the paper's reported parameter
+counts (Tables 1 and 8) so the parameter table can put ours beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import BinsHeadConfig, DecoderConfig, LGConvConfig, StudentConfig
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """A supported backbone and the paper's figures for it (None where not reported)."""
+
+    name: str
+    paper_params_m: float | None = None
+    paper_params_no_lg_m: float | None = None
+
+
+_STUDENTS: dict[str, BackboneInfo] = {}
+
+
+def register_backbone(info: BackboneInfo) -> None:
+    """Add a backbone name; later issues (teacher, other CNNs) extend the registry."""
+    _STUDENTS[info.name] = info
+
+
+for _info in (
+    BackboneInfo("efficientnet_b0", 8.0, 5.9),
+    BackboneInfo("efficientnet_b3", 23.1),
+    BackboneInfo("efficientnet_b5", 61.9),
+    BackboneInfo("resnet18", 18.0),
+    BackboneInfo("resnet50", 98.6),
+    BackboneInfo("ghostnet_100"),
+    BackboneInfo("mobilenetv3_large_100"),
+):
+    register_backbone(_info)
+
+
+def list_students() -> list[str]:
+    """Names accepted by :func:`build_student`."""
+    return sorted(_STUDENTS)
+
+
+def backbone_info(name: str) -> BackboneInfo:
+    if name not in _STUDENTS:
+        raise ValueError(f"unsupported backbone {name!r}; supported: {', '.join(list_students())}")
+    return _STUDENTS[name]
+
+
+def build_student(backbone: str = "efficientnet_b0", lg_conv: bool = True, **cfg: Any):
+    """Build a student. Extra keywords are StudentConfig fields (nested ones as dicts).
+
+    ``build_student("resnet18", head={"max_depth": 10.0})`` is equivalent to building from
+    ``StudentConfig(backbone="resnet18", head=BinsHeadConfig(max_depth=10.0))``.
+    """
+    backbone_info(backbone)
+    data: dict[str, Any] = {"backbone": backbone, "lg_conv": lg_conv}
+    for key, value in cfg.items():
+        if isinstance(value, (LGConvConfig, DecoderConfig, BinsHeadConfig)):
+            from dataclasses import asdict
+
+            value = asdict(value)
+        data[key] = value
+    return build_student_from_config(StudentConfig.from_dict(data))
+
+
+def build_student_from_config(cfg: StudentConfig):
+    """Build from a full :class:`StudentConfig` (what checkpoints store)."""
+    from .student import DisDepthStudent
+
+    backbone_info(cfg.backbone)
+    return DisDepthStudent(cfg)

@@ -1,0 +1,1 @@
+"""DisDepth ROS 2 node package."""

@@ -1,0 +1,70 @@
+"""LG-Conv: global branch semantics, and insertion into a pretrained backbone without disturbing it."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from disdepth_core.models import LGConvConfig, build_student
+from disdepth_core.models.lgconv import GlobalBranch, LGConv
+
+
+def test_branch_output_shape_and_stride():
+    branch = GlobalBranch(16, 24, stride=2, cfg=LGConvConfig(num_heads=4))
+    assert branch(torch.randn(2, 16, 9, 11)).shape == (2, 24, 5, 6)
+    local = nn.Conv2d(16, 24, 3, stride=2, padding=1)
+    assert LGConv(local)(torch.randn(2, 16, 9, 11)).shape == local(torch.randn(2, 16, 9, 11)).shape
+
+
+def test_heads_fall_back_to_a_divisor():
+    assert GlobalBranch(8, 20, cfg=LGConvConfig(num_heads=8, hidden_ratio=1.0)).num_heads in (5, 4)
+
+
+def test_global_feature_is_the_same_vector_at_every_pixel_up_to_its_gate():
+    """The aggregated vector is image-global: with gates forced to 1 every pixel gets the same value."""
+    torch.manual_seed(0)
+    branch = GlobalBranch(8, 8, cfg=LGConvConfig(num_heads=2, bn_init_scale=1.0)).eval()
+    nn.init.zeros_(branch.broadcast.weight)
+    nn.init.constant_(branch.broadcast.bias, 50.0)  # sigmoid -> 1
+    out = branch(torch.randn(1, 8, 6, 7))
+    assert torch.allclose(out, out[:, :, :1, :1].expand_as(out), atol=1e-5)
+
+
+def test_global_branch_sees_far_away_pixels():
+    """A change in one corner alters the output at the opposite corner (a 1x1 local conv cannot)."""
+    torch.manual_seed(0)
+    layer = LGConv(nn.Conv2d(4, 4, 1), LGConvConfig(num_heads=2, bn_init_scale=1.0)).eval()
+    x = torch.randn(1, 4, 8, 8)
+    y = x.clone()
+    y[..., 0, 0] += 5.0
+    assert not torch.allclose(layer(x)[..., 7, 7], layer(y)[..., 7, 7])
+    assert torch.allclose(layer.local(x)[..., 7, 7], layer.local(y)[..., 7, 7])
+
+
+def test_insertion_keeps_pretrained_backbone_output_nearly_unchanged():
+    torch.manual_seed(0)
+    plain = build_student("resnet18", lg_conv=False).eval()
+    torch.manual_seed(0)
+    with_lg = build_student("resnet18", lg_conv=True).eval()
+    # Copy the plain backbone's weights in: the local convs now sit under ".local".
+    state = {}
+    for key, value in plain.backbone.state_dict().items():
+        target = key
+        for conv in (".conv2.", ".conv3."):
+            if conv in key and key.replace(conv, conv + "local.") in with_lg.backbone.state_dict():
+                target = key.replace(conv, conv + "local.")
+        state[target] = value
+    missing, unexpected = with_lg.backbone.load_state_dict(state, strict=False)
+    assert not unexpected and all("global_branch" in k for k in missing)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = plain.forward_features(x), with_lg.forward_features(x)
+    for fa, fb in zip(a, b):
+        assert (fa - fb).abs().max() / fa.abs().max() < 0.05
+
+
+def test_lg_branches_receive_gradients():
+    model = build_student("efficientnet_b0", lg_conv=True).train()
+    model(torch.randn(2, 3, 64, 64))["depth"].mean().backward()
+    grads = [m.project.weight.grad for m in model.modules() if isinstance(m, GlobalBranch)]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -1,0 +1,1 @@
+"""Training, distillation and evaluation (imports torch; never imported by the node)."""

@@ -1,0 +1,58 @@
+"""``python -m training.train --config CFG [--resume [PATH]] [--set key=value ...]``.
+
+Works the same under ``torchrun --nproc_per_node N -m training.train ...`` (DDP). User errors
+(bad config, missing data) print one clear line and exit with status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import load_train_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train a DisDepth student (supervised).")
+    parser.add_argument("--config", required=True, help="YAML config, e.g. training/configs/synthetic_nyu_b0.yaml")
+    parser.add_argument("--resume", nargs="?", const="auto", default=None,
+                        help="resume from PATH, or from <out_dir>/last.pt when given without a path")
+    parser.add_argument("--out-dir", default=None, help="override log.out_dir")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set optim.epochs=2 (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="disable the progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = list(args.overrides) + ([f"log.out_dir={args.out_dir}"] if args.out_dir else [])
+    try:
+        cfg = load_train_config(args.config, overrides)
+        resume = args.resume
+        if resume == "auto":
+            candidate = Path(cfg.log.out_dir) / "last.pt"
+            resume = str(candidate) if candidate.is_file() else None
+            if resume is None:
+                print(f"[train] --resume: no {candidate} yet, starting fresh", file=sys.stderr)
+        from .trainer import Trainer
+
+        trainer = Trainer(cfg, resume=resume, device=args.device, progress=not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        trainer.train()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        from .distributed import cleanup
+
+        cleanup(trainer.dist)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
