@@ -125,12 +125,12 @@ def depth_to_points(
         raise ValueError(f"out must be a float32 array of shape {shape}, got {got}")
 
     z = out[..., 2]
-    # Casting to float32 first means depths too large for float32 become inf and are masked.
-    with np.errstate(over="ignore"):
+    # Invalid depths (inf * 0 ray, float32 overflow of huge float64 depths) produce
+    # garbage that is overwritten with NaN below, so their FP warnings are noise.
+    with np.errstate(over="ignore", invalid="ignore"):
         np.copyto(z, d[::stride, ::stride], casting="same_kind")
-    np.multiply(z, x_ray, out=out[..., 0])
-    np.multiply(z, y_ray, out=out[..., 1])
-    with np.errstate(invalid="ignore"):
+        np.multiply(z, x_ray, out=out[..., 0])
+        np.multiply(z, y_ray, out=out[..., 1])
         invalid = ~(z > 0.0) | np.isinf(z)  # NaN compares False, so ~(z > 0) catches it
     if invalid.any():
         out[invalid] = np.nan

@@ -116,15 +116,40 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
-    """Read a YAML config, apply overrides, and parse it strictly."""
-    path = Path(path)
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``update`` into a copy of ``base`` (mappings merge, values replace)."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_mapping(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a YAML config, resolving ``base: other.yaml`` (relative to the file) recursively.
+
+    Paper configs share everything but the backbone; inheritance keeps them one line each
+    instead of ten copies that drift apart.
+    """
+    path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
+    if path in _seen:
+        raise ValueError(f"config inheritance loop: {' -> '.join(str(p) for p in (*_seen, path))}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"config {path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise ValueError(f"config {path} must be a mapping at the top level")
-    return train_config_from_dict(apply_overrides(data, overrides or []))
+    base = data.pop("base", None)
+    if base:
+        data = deep_merge(read_config_mapping(path.parent / base, (*_seen, path)), data)
+    return data
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (with ``base:`` inheritance), apply overrides, parse it strictly."""
+    return train_config_from_dict(apply_overrides(read_config_mapping(path), overrides or []))

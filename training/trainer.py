@@ -60,7 +60,7 @@ class Trainer:
             self.sampler = RandomSampler(self.train_set, generator=torch.Generator().manual_seed(cfg.seed))
         self.loader = DataLoader(self.train_set, batch_size=cfg.optim.batch_size, sampler=self.sampler, drop_last=True,
                                  num_workers=cfg.optim.num_workers, pin_memory=self.dist.device.type == "cuda",
-                                 persistent_workers=cfg.optim.num_workers > 0)
+                                 persistent_workers=False)  # workers must see set_epoch()
         if len(self.loader) == 0:
             raise ValueError(f"batch size {cfg.optim.batch_size} x {self.dist.world_size} process(es) exceeds the {len(self.train_set)} training samples")
         self.iters_per_epoch = len(self.loader) if not cfg.optim.max_iters_per_epoch else min(len(self.loader), cfg.optim.max_iters_per_epoch)

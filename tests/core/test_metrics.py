@@ -283,7 +283,8 @@ def test_format_metrics_table_order_and_alignment() -> None:
 def test_metrics_module_does_not_import_torch() -> None:
     import disdepth_core.metrics as metrics_module
 
-    tree = ast.parse(open(metrics_module.__file__, encoding="utf-8").read())
+    with open(metrics_module.__file__, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -1,0 +1,48 @@
+"""Shared fixtures: small deterministic synthetic datasets in both on-disk formats.
+
+Generated once per test session (the generator is deterministic and fast), so data,
+training and evaluation tests all run on real files in the real KITTI/NYU layouts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Keep the 2-core CI machine responsive when several torch-using tests run.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """``ROOT/nyu`` (24 train + 6 test frames at 120x160) and ``ROOT/kitti`` (8 + 4 at 375x1242)."""
+    from disdepth_core.data.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, "nyu", n_train=24, n_test=6, seed=3, height=120, width=160, frames_per_scene=6, progress=False)
+    generate_dataset(root, "kitti", n_train=8, n_test=4, seed=3, frames_per_scene=4, progress=False)
+    return root
+
+
+def tiny_train_config(root: Path, out_dir: Path, **optim) -> dict:
+    """A config mapping that trains a small student for a few iterations on the NYU-format data."""
+    return {
+        "name": "tiny",
+        "seed": 0,
+        "data": {
+            "name": "folder",
+            "data_root": str(root / "nyu" / "train"),
+            "test_data_root": str(root / "nyu" / "test"),
+            "train_split": str(root / "nyu" / "splits" / "train.txt"),
+            "test_split": str(root / "nyu" / "splits" / "test.txt"),
+            "train_height": 64,
+            "train_width": 96,
+            "max_depth": 10.0,
+        },
+        "model": {"backbone": "ghostnet_100", "lg_conv": True, "head": {"n_bins": 32, "max_depth": 10.0}},
+        "optim": {"batch_size": 4, "epochs": 1, "num_workers": 0, "max_iters_per_epoch": 2, "lr": 1e-3, **optim},
+        "loss": {"bins_weight": 0.1},
+        "log": {"out_dir": str(out_dir), "log_every": 1, "image_every": 1},
+    }
