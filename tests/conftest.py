@@ -46,3 +46,20 @@ def tiny_train_config(root: Path, out_dir: Path, **optim) -> dict:
         "loss": {"bins_weight": 0.1},
         "log": {"out_dir": str(out_dir), "log_every": 1, "image_every": 1},
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A small random-weight student checkpoint with full metadata (fast to build and run)."""
+    import torch
+
+    from disdepth_core.models import build_student
+    from disdepth_core.models.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_student("ghostnet_100", lg_conv=True, head={"n_bins": 32, "max_depth": 10.0})
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    meta = {"dataset": "nyu", "min_depth": 1e-3, "max_depth": 10.0, "train_focal": 259.4, "train_input_size": [64, 96],
+            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "config_name": "tiny"}
+    save_checkpoint(path, model, model.cfg, meta)
+    return path

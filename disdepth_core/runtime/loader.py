@@ -1,0 +1,44 @@
+"""Pick and construct a backend for a model file (``backend="auto"`` chooses by file type)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from .base import DepthRuntime, ModelLoadError
+
+# backend name -> (module, class, file suffixes it loads)
+BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
+}
+
+
+def backend_for_path(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    for name, (_, _, suffixes) in BACKENDS.items():
+        if suffix in suffixes:
+            return name
+    known = ", ".join(sorted(s for _, _, sfx in BACKENDS.values() for s in sfx))
+    raise ModelLoadError(f"cannot tell the backend of {path} from its extension {suffix!r}; known: {known}")
+
+
+def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", **options: Any) -> DepthRuntime:
+    """Load ``path`` with the named backend (or the one matching its extension).
+
+    ``options`` go to the backend (e.g. ``half=True`` for torch, ``providers=[...]`` for ONNX
+    Runtime, ``onnx_path=...`` for TensorRT rebuilds). Errors are :class:`ModelLoadError`
+    naming the file and the reason.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file not found: {path}")
+    name = backend_for_path(path) if backend == "auto" else backend
+    if name not in BACKENDS:
+        raise ModelLoadError(f"unknown backend {backend!r}; available: auto, {', '.join(BACKENDS)}")
+    module_name, class_name, _ = BACKENDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ModelLoadError(f"backend {name!r} is not usable here: {err}") from err
+    return getattr(module, class_name)(str(path), device=device, **options)
