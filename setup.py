@@ -45,6 +45,7 @@ setup(
     entry_points={
         "console_scripts": [
             "disdepth = disdepth_core.cli:main",
+            "depth_node = disdepth_ros.depth_node:main",
         ],
     },
 )

@@ -11,6 +11,8 @@ from .base import DepthRuntime, ModelLoadError
 # backend name -> (module, class, file suffixes it loads)
 BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
+    "onnxruntime": ("disdepth_core.runtime.onnxruntime_backend", "OnnxRuntime", (".onnx",)),
+    "tensorrt": ("disdepth_core.runtime.tensorrt_backend", "TensorRTRuntime", (".engine", ".plan")),
 }
 
 

@@ -1,0 +1,181 @@
+"""ONNX -> TensorRT engine (``disdepth export --format engine``), meant to run on the target device.
+
+Engines are specific to the TensorRT version and GPU they were built on, so the documented
+flow is: export ONNX on the workstation, copy it to the Jetson, build there (docs/jetson.md).
+Works with TensorRT 8.6 (JetPack 5) and 10.x (JetPack 6): the differences (EXPLICIT_BATCH
+flag) are decided by :mod:`disdepth_core.runtime.tensorrt_logic`. Every engine gets a JSON
+sidecar recording how and where it was built, so a stale one is caught before loading.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from disdepth_core.runtime.metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+from disdepth_core.runtime.tensorrt_logic import current_gpu_name, needs_explicit_batch_flag
+
+from .artifact_metadata import INPUT_NAME, metadata_from_props, write_sidecar
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass
+class EngineBuildOptions:
+    precision: str = "fp16"
+    calib_images: str | None = None
+    calib_cache: str | None = None
+    calib_max_images: int = 500
+    dla_core: int | None = None
+    workspace_mb: int = 1024
+    timing_cache: str | None = None
+    min_shape: tuple[int, int] | None = None
+    opt_shape: tuple[int, int] | None = None
+    max_shape: tuple[int, int] | None = None
+
+    def validate(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.dla_core is not None and self.precision == "fp32":
+            raise ValueError("DLA runs only FP16 or INT8 layers; use --precision fp16 or int8 with --dla-core")
+        if self.precision == "int8" and not (self.calib_images or (self.calib_cache and Path(self.calib_cache).is_file())):
+            raise ValueError("INT8 needs --calib-images DIR (or an existing --calib-cache FILE)")
+        if self.workspace_mb <= 0:
+            raise ValueError(f"workspace must be positive, got {self.workspace_mb} MB")
+
+
+def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
+    """DisDepth metadata from an ONNX file's props; a clear error for foreign or corrupt files."""
+    import onnx
+
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 - protobuf decode errors have many types
+        raise ValueError(f"cannot read ONNX model {onnx_path}: {type(err).__name__}") from err
+    metadata = metadata_from_props({p.key: p.value for p in model.metadata_props})
+    if metadata is None:
+        raise ValueError(f"{onnx_path} was not exported by disdepth (no 'disdepth' metadata); export it with `disdepth export`")
+    return metadata
+
+
+def network_flags(trt: Any) -> int:
+    """EXPLICIT_BATCH on 8.x; 0 on 10.x where explicit batch is the only mode."""
+    if needs_explicit_batch_flag(trt.__version__):
+        return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    return 0
+
+
+def full_shape(hw: tuple[int, int], layout: str) -> tuple[int, int, int, int]:
+    """An ``HxW`` size as the network's 4-D input shape (batch 1) in ``layout``."""
+    height, width = int(hw[0]), int(hw[1])
+    return (1, height, width, 3) if layout == LAYOUT_NHWC_UINT8 else (1, 3, height, width)
+
+
+def profile_sizes(options: EngineBuildOptions, metadata: ModelMetadata) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """(min, opt, max) HxW for a dynamic input; missing ones default to the exported size."""
+    default = (metadata.input_height, metadata.input_width)
+    opt = options.opt_shape or default
+    low, high = options.min_shape or opt, options.max_shape or opt
+    if not (low[0] <= opt[0] <= high[0] and low[1] <= opt[1] <= high[1]):
+        raise ValueError(f"optimisation profile needs min <= opt <= max, got {low}, {opt}, {high}")
+    return tuple(low), tuple(opt), tuple(high)  # type: ignore[return-value]
+
+
+def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions, metadata: ModelMetadata,
+              log: Callable[[str], None] = print) -> tuple[Any, Any]:
+    """Create the builder config (precision, workspace, DLA, profile, timing cache, calibrator).
+
+    Returns ``(config, timing_cache)``; the cache is ``None`` when not requested.
+    """
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_mb) << 20)
+    if options.precision in ("fp16", "int8"):
+        if not getattr(builder, "platform_has_fast_fp16", True):
+            log("warning: this GPU has no fast FP16; the engine may be slower than FP32")
+        config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers TensorRT cannot quantise fall back to FP16
+    profile = None
+    if any(int(d) < 0 for d in network.get_input(0).shape):
+        low, opt, high = profile_sizes(options, metadata)
+        profile = builder.create_optimization_profile()
+        profile.set_shape(INPUT_NAME, full_shape(low, metadata.input_layout), full_shape(opt, metadata.input_layout),
+                          full_shape(high, metadata.input_layout))
+        config.add_optimization_profile(profile)
+        log(f"dynamic input: profile min {low[0]}x{low[1]}, opt {opt[0]}x{opt[1]}, max {high[0]}x{high[1]}")
+    if options.precision == "int8":
+        from .int8_calibrator import make_entropy_calibrator
+
+        config.set_flag(trt.BuilderFlag.INT8)
+        calib_hw = profile_sizes(options, metadata)[1] if profile is not None else (metadata.input_height, metadata.input_width)
+        config.int8_calibrator = make_entropy_calibrator(options.calib_images, options.calib_cache, metadata, calib_hw,
+                                                         options.calib_max_images, log)
+        if profile is not None:
+            config.set_calibration_profile(profile)
+    if options.dla_core is not None:
+        config.default_device_type = trt.DeviceType.DLA
+        config.DLA_core = int(options.dla_core)
+        config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
+        log(f"DLA core {options.dla_core} with GPU fallback for unsupported layers")
+    timing_cache = None
+    if options.timing_cache:
+        cache_path = Path(options.timing_cache)
+        blob = cache_path.read_bytes() if cache_path.is_file() else b""
+        timing_cache = config.create_timing_cache(blob)
+        config.set_timing_cache(timing_cache, False)
+        log(f"timing cache {cache_path} ({'loaded ' + str(len(blob)) + ' bytes' if blob else 'new'})")
+    return config, timing_cache
+
+
+def build_engine(onnx_path: str | Path, engine_path: str | Path, options: EngineBuildOptions | None = None,
+                 log: Callable[[str], None] = print) -> ModelMetadata:
+    """Build and serialize an engine plus its sidecar; returns the sidecar metadata."""
+    options = options or EngineBuildOptions()
+    options.validate()
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    metadata = read_onnx_metadata(onnx_path)
+    try:
+        import tensorrt as trt
+    except ImportError as err:
+        raise ValueError(f"building a TensorRT engine needs the tensorrt package (build on the target device): {err}") from err
+    from disdepth_core.models.checkpoint import file_sha256
+
+    start = time.perf_counter()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(network_flags(trt))
+    parser = trt.OnnxParser(network, logger)
+    log(f"parsing {onnx_path} with TensorRT {trt.__version__}")
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ValueError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
+    config, timing_cache = configure(trt, builder, network, options, metadata, log)
+    log(f"building {options.precision} engine (workspace {options.workspace_mb} MB); this can take minutes on a Jetson")
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise ValueError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = engine_path.with_name(f".{engine_path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(bytes(serialized))
+    os.replace(tmp, engine_path)
+    if timing_cache is not None and options.timing_cache:
+        Path(options.timing_cache).write_bytes(bytes(config.get_timing_cache().serialize()))
+    seconds = time.perf_counter() - start
+    dynamic = options.min_shape or options.max_shape
+    metadata.extra.update(
+        tensorrt_version=str(trt.__version__), precision=options.precision, gpu_name=current_gpu_name(),
+        onnx_sha256=file_sha256(onnx_path), onnx_path=str(onnx_path.resolve()), engine_sha256=file_sha256(engine_path),
+        engine_size=engine_path.stat().st_size, dla_core=options.dla_core, workspace_mb=options.workspace_mb,
+        calib_cache=str(Path(options.calib_cache).resolve()) if options.calib_cache else None,
+        min_shape=list(options.min_shape) if dynamic and options.min_shape else None,
+        opt_shape=list(options.opt_shape) if options.opt_shape else None,
+        max_shape=list(options.max_shape) if dynamic and options.max_shape else None, build_seconds=round(seconds, 1))
+    sidecar = write_sidecar(engine_path, metadata)
+    log(f"wrote {engine_path} ({engine_path.stat().st_size / 1e6:.1f} MB) and {sidecar.name} in {seconds:.1f} s")
+    return metadata

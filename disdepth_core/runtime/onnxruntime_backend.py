@@ -1,0 +1,114 @@
+"""ONNX Runtime backend: runs a DisDepth ``.onnx`` on TensorRT, CUDA or CPU execution providers.
+
+The ONNX must carry DisDepth metadata (``disdepth export`` writes it): without it the runtime
+cannot know the depth range, layout or normalisation, and silently guessing them gives wrong
+metres. ``allow_foreign=True`` opts out for experiments. onnxruntime is imported lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .base import DepthRuntime, InputSpec, ModelLoadError
+from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+
+PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+INPUT_NAME = "image"
+OUTPUT_NAME = "depth"
+
+
+def choose_providers(available: list[str], device: str = "auto", explicit: list[Any] | None = None) -> list[Any]:
+    """Explicit providers win; ``device="cpu"`` forces CPU; else TensorRT, CUDA, CPU as available."""
+    if explicit:
+        return list(explicit)
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    chosen = [name for name in PROVIDER_PREFERENCE if name in available]
+    if device.startswith("cuda") and not any(p in chosen for p in PROVIDER_PREFERENCE[:2]):
+        raise ModelLoadError(f"device {device!r} requested but ONNX Runtime has no GPU provider (available: {', '.join(available)})")
+    return chosen or ["CPUExecutionProvider"]
+
+
+def _dim(value: Any) -> int:
+    """Graph dims: an int, or a symbol/None for a dynamic axis (reported as 0)."""
+    return int(value) if isinstance(value, (int, np.integer)) and int(value) > 0 else 0
+
+
+def check_graph_io(path: str, inputs: list[Any], outputs: list[Any]) -> None:
+    """A DisDepth graph has one 4-D input ``image`` and one 4-D output ``depth``."""
+    problems = []
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        problems.append(f"inputs {[i.name for i in inputs]} (expected one named {INPUT_NAME!r})")
+    elif len(inputs[0].shape) != 4:
+        problems.append(f"input {INPUT_NAME!r} has rank {len(inputs[0].shape)} (expected 4)")
+    if len(outputs) != 1 or outputs[0].name != OUTPUT_NAME:
+        problems.append(f"outputs {[o.name for o in outputs]} (expected one named {OUTPUT_NAME!r})")
+    elif len(outputs[0].shape) != 4:
+        problems.append(f"output {OUTPUT_NAME!r} has rank {len(outputs[0].shape)} (expected 4)")
+    if problems:
+        raise ModelLoadError(f"{path} is not a DisDepth depth model: " + "; ".join(problems))
+
+
+class OnnxRuntime(DepthRuntime):
+    backend = "onnxruntime"
+
+    def __init__(self, path: str, device: str = "auto", providers: list[Any] | None = None, threads: int = 0,
+                 allow_foreign: bool = False, **_: Any) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as err:
+            raise ModelLoadError(f"onnxruntime is not installed, cannot load {path}: {err}") from err
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        chosen = choose_providers(ort.get_available_providers(), device, providers)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+        except Exception as err:  # noqa: BLE001 - ORT raises its own exception zoo for bad files
+            first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+            raise ModelLoadError(f"cannot load ONNX model {path}: {first}") from err
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        if not allow_foreign:
+            check_graph_io(str(path), inputs, outputs)
+        props = session.get_modelmeta().custom_metadata_map
+        metadata = self._read_metadata(str(path), props, allow_foreign)
+        shape = inputs[0].shape
+        uint8 = metadata.input_layout == LAYOUT_NHWC_UINT8
+        height, width = (_dim(shape[1]), _dim(shape[2])) if uint8 else (_dim(shape[2]), _dim(shape[3]))
+        max_batch = _dim(shape[0]) or 64
+        self._ort = ort
+        self.session = session
+        self.threads = options.intra_op_num_threads or os.cpu_count() or 1
+        self._input_name, self._output_name = inputs[0].name, outputs[0].name
+        super().__init__(path, metadata, InputSpec(height, width, metadata.input_layout, max_batch))
+
+    @staticmethod
+    def _read_metadata(path: str, props: dict[str, str], allow_foreign: bool) -> ModelMetadata:
+        from disdepth_core.export.artifact_metadata import METADATA_KEY, metadata_from_props
+
+        try:
+            metadata = metadata_from_props(props)
+        except ValueError as err:
+            raise ModelLoadError(f"{path}: unreadable DisDepth metadata ({METADATA_KEY!r} prop): {err}") from err
+        if metadata is None:
+            if not allow_foreign:
+                raise ModelLoadError(f"{path} was not exported by disdepth (no {METADATA_KEY!r} metadata prop); "
+                                     "re-export it with `disdepth export`, or pass allow_foreign=True to run it anyway")
+            metadata = ModelMetadata(architecture="foreign")
+        return metadata
+
+    def _run(self, images: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output_name], {self._input_name: np.ascontiguousarray(images)})[0]
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(providers=self.session.get_providers(), onnxruntime=self._ort.__version__, threads=self.threads,
+                    device="gpu" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu")
+        return info
+
+    def close(self) -> None:
+        self.session = None  # type: ignore[assignment]

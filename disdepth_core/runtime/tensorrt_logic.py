@@ -1,0 +1,122 @@
+"""Pure TensorRT decisions, kept free of ``tensorrt``/``pycuda`` imports so tests can call them.
+
+Version parsing and API selection (bindings on 8.x, named tensors on 10.x), buffer sizing,
+dynamic-shape checks against an optimisation profile, and the rule that says whether a
+serialized engine may be deserialised here or must be rebuilt from its ONNX. Deserialising
+a foreign engine can abort the process inside TensorRT, so every refusal is decided here
+from the JSON sidecar *before* TensorRT sees the bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .metadata import ModelMetadata
+
+
+def parse_trt_version(text: str) -> tuple[int, int, int]:
+    """``"8.6.1.6"`` -> ``(8, 6, 1)``; build numbers and suffixes are ignored."""
+    numbers = [int(n) for n in re.findall(r"\d+", str(text))[:3]]
+    if not numbers:
+        raise ValueError(f"cannot parse TensorRT version {text!r}")
+    return tuple((numbers + [0, 0])[:3])  # type: ignore[return-value]
+
+
+def uses_named_tensor_api(version: str) -> bool:
+    """TensorRT 10 removed the binding API; 8.6 gets the bindings path it was validated with."""
+    return parse_trt_version(version)[0] >= 10
+
+
+def needs_explicit_batch_flag(version: str) -> bool:
+    """EXPLICIT_BATCH must be passed on 8.x; on 10.x it is the default and the flag is deprecated."""
+    return parse_trt_version(version)[0] < 10
+
+
+def volume(shape: Sequence[int]) -> int:
+    """Element count of a concrete shape; a dynamic (-1) dim here is a bug, so it raises."""
+    total = 1
+    for dim in shape:
+        if int(dim) < 0:
+            raise ValueError(f"shape {tuple(shape)} still has a dynamic dimension; set the input shape first")
+        total *= int(dim)
+    return total
+
+
+def buffer_nbytes(shape: Sequence[int], dtype: Any) -> int:
+    """Bytes needed for a tensor of ``shape`` and numpy ``dtype`` (from ``trt.nptype``)."""
+    return volume(shape) * np.dtype(dtype).itemsize
+
+
+def spec_dims(shape: Sequence[int], uint8_layout: bool) -> tuple[int, int]:
+    """(height, width) of an engine input shape, with dynamic (-1) dims as 0 like ``InputSpec``."""
+    height, width = (shape[1], shape[2]) if uint8_layout else (shape[2], shape[3])
+    return max(int(height), 0), max(int(width), 0)
+
+
+def profile_violation(shape: Sequence[int], min_shape: Sequence[int], max_shape: Sequence[int]) -> str | None:
+    """Why ``shape`` is outside the engine's optimisation profile, or ``None`` if it fits."""
+    if len(shape) != len(min_shape):
+        return f"rank {len(shape)} != engine rank {len(min_shape)}"
+    for axis, (value, low, high) in enumerate(zip(shape, min_shape, max_shape)):
+        if not int(low) <= int(value) <= int(high):
+            return (f"dimension {axis} is {value}, engine profile allows {low}..{high} "
+                    f"(min {tuple(min_shape)}, max {tuple(max_shape)})")
+    return None
+
+
+def engine_rebuild_reason(sidecar_meta: ModelMetadata | dict[str, Any] | None, trt_version: str, gpu_name: str,
+                          engine_path: str | Path) -> str | None:
+    """Why the engine at ``engine_path`` must not be deserialised here, or ``None`` if it is fine.
+
+    Engines are tied to the exact TensorRT version and GPU model they were built with; the
+    sidecar records both plus the engine's size and sha256, which also catches corrupt or
+    replaced files. The returned sentence is shown to the user as-is.
+    """
+    engine_path = Path(engine_path)
+    if not engine_path.is_file():
+        return f"engine file {engine_path} does not exist"
+    if sidecar_meta is None:
+        return f"metadata sidecar {engine_path.name}.json is missing or unreadable, so {engine_path} cannot be verified"
+    extra = sidecar_meta.extra if isinstance(sidecar_meta, ModelMetadata) else dict(sidecar_meta.get("extra") or {})
+    built_with = str(extra.get("tensorrt_version", ""))
+    if not built_with:
+        return f"sidecar of {engine_path} does not record the TensorRT version it was built with"
+    if parse_trt_version(built_with) != parse_trt_version(trt_version):
+        return f"{engine_path} was built with TensorRT {built_with}, this machine has TensorRT {trt_version}"
+    built_on = str(extra.get("gpu_name", ""))
+    if built_on and gpu_name and built_on != gpu_name:
+        return f"{engine_path} was built for GPU {built_on!r}, this machine has {gpu_name!r}"
+    size = engine_path.stat().st_size
+    if size == 0:
+        return f"{engine_path} is empty (corrupt)"
+    if extra.get("engine_size") is not None and int(extra["engine_size"]) != size:
+        return f"{engine_path} is {size} bytes but its sidecar records {extra['engine_size']} (corrupt or replaced)"
+    if extra.get("engine_sha256"):
+        from disdepth_core.models.checkpoint import file_sha256
+
+        if file_sha256(engine_path) != extra["engine_sha256"]:
+            return f"{engine_path} does not match the sha256 recorded in its sidecar (corrupt or replaced)"
+    return None
+
+
+def current_gpu_name(device_index: int = 0) -> str:
+    """Name of the CUDA device (pycuda, else torch), or ``""`` when neither can tell."""
+    try:
+        import pycuda.driver as cuda
+
+        cuda.init()
+        return str(cuda.Device(device_index).name())
+    except Exception:  # noqa: BLE001 - no pycuda / no driver: fall through
+        pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return str(torch.cuda.get_device_name(device_index))
+    except Exception:  # noqa: BLE001
+        pass
+    return ""

@@ -1,0 +1,257 @@
+"""ROS 2 node ``depth_node``: camera image (+ camera_info) -> metric depth, camera_info, cloud.
+
+Real-time design: the image callback only validates the message cheaply and drops it into a
+one-slot mailbox (:mod:`.mailbox`); a dedicated inference thread always takes the NEWEST frame,
+so when the camera outruns the model frames are dropped (and counted) instead of queued, and
+latency stays one inference long. Every output carries the header of the image it came from.
+Works with the rclpy of Humble and newer (no newer-only APIs).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from disdepth_core.geometry import as_intrinsics
+from disdepth_core.visualize import colorize_depth
+
+from . import messages
+from .diagnostics import LatencyStats, RateMeter, build_report
+from .frame_pipeline import FramePipeline, PipelineConfig
+from .mailbox import LatestMailbox
+from .parameters import PARAMETERS, SPECS, validate_all, validate_value
+
+
+class ConfigError(Exception):
+    """Bad parameters or an unloadable model: logged and the process exits with status 2."""
+
+
+def qos_profile(kind: str, depth: int) -> QoSProfile:
+    """sensor_data = best effort keep-last (camera drivers' default); reliable otherwise."""
+    reliability = ReliabilityPolicy.BEST_EFFORT if kind == "sensor_data" else ReliabilityPolicy.RELIABLE
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
+
+
+class DepthNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("depth_node", **kwargs)
+        self.values = self._declare_parameters()
+        problems = validate_all(self.values)
+        if problems:
+            raise ConfigError("invalid parameters: " + "; ".join(problems))
+        self.config = PipelineConfig.from_params(self.values)
+        self.runtime, self.pipeline = self._load_model()
+        self.latency = LatencyStats()
+        self.input_rate, self.output_rate = RateMeter(), RateMeter()
+        self.mailbox: LatestMailbox = LatestMailbox()
+        self.camera: Optional[tuple[np.ndarray, tuple[int, int], CameraInfo]] = None
+        self.published = self.bad = self.bad_recent = self.errors_recent = 0
+        self.last_error = ""
+        self.started = time.monotonic()
+
+        in_qos = qos_profile(self.values["input_qos"], self.values["qos_depth"])
+        out_qos = qos_profile(self.values["output_qos"], self.values["qos_depth"])
+        if self.values["use_compressed"]:
+            self.create_subscription(CompressedImage, "image/compressed", self._on_image, in_qos)
+        else:
+            self.create_subscription(Image, "image", self._on_image, in_qos)
+        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, in_qos)
+        self.depth_pub = self.create_publisher(Image, "depth/image", out_qos)
+        self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", out_qos)
+        self.points_pub = self.create_publisher(PointCloud2, "depth/points", out_qos)
+        self.color_pub = self.create_publisher(Image, "depth/image_color", out_qos)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(self.values["diagnostics_period"], self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run_worker, name="depth_inference", daemon=True)
+        self._worker.start()
+        h, w = self.pipeline.input_hw
+        self.get_logger().info(f"ready: {self.runtime.backend} {self.runtime.path} input {h}x{w}, "
+                               f"listening on {'image/compressed' if self.values['use_compressed'] else 'image'}")
+
+    # ---- start-up -------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict[str, Any]:
+        values = {}
+        for spec in PARAMETERS:
+            descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+            try:
+                values[spec.name] = self.declare_parameter(spec.name, spec.default, descriptor).value
+            except Exception as err:  # rclpy: InvalidParameterTypeException etc.
+                raise ConfigError(f"parameter {spec.name}: expected a {spec.type_name} "
+                                  f"(e.g. {spec.default!r}); {err}") from None
+        return values
+
+    def _load_model(self):
+        from disdepth_core.runtime import InputSpec, ModelLoadError, load_runtime
+
+        path = self.values["model_path"]
+        if not path:
+            from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+
+            try:
+                path = str(find_demo_dir() / DEMO_MODEL_FILE)
+            except FileNotFoundError as err:
+                raise ConfigError(f"model_path is empty and {err}") from None
+        override = (self.values["input_height"], self.values["input_width"]) if self.values["input_height"] else None
+        try:
+            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"])
+            pipeline = FramePipeline(runtime, override)
+        except (ModelLoadError, ValueError) as err:
+            raise ConfigError(f"cannot load model {path}: {err}") from None
+        spec = runtime.input_spec
+        batch = np.zeros(InputSpec(*pipeline.input_hw, spec.layout).expected_shape(1), dtype=spec.dtype)
+        for _ in range(2):  # first inferences pay for lazy initialisation
+            runtime.infer(batch)
+        return runtime, pipeline
+
+    # ---- callbacks (executor thread) --------------------------------------------------------
+    def _on_image(self, msg) -> None:
+        self.input_rate.tick()
+        if isinstance(msg, Image):
+            try:
+                messages.image_view(msg)  # cheap (no copy) validation; bad frames never take the slot
+            except messages.BadMessageError as err:
+                self._count_bad(err)
+                return
+        self.mailbox.put(msg)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            K = as_intrinsics(msg.k)
+            if msg.height <= 0 or msg.width <= 0:
+                raise ValueError(f"zero size {msg.width}x{msg.height}")
+        except ValueError as err:
+            self.get_logger().warning(f"ignoring camera_info: {err}", throttle_duration_sec=5.0)
+            return
+        self.camera = (K, (int(msg.height), int(msg.width)), msg)
+
+    def _count_bad(self, err: Exception) -> None:
+        self.bad += 1
+        self.bad_recent += 1
+        self.get_logger().warning(f"dropped bad image message: {err}", throttle_duration_sec=2.0)
+
+    def _on_set_parameters(self, params: list) -> SetParametersResult:
+        updates = {}
+        for param in params:
+            spec = SPECS.get(param.name)
+            if spec is None:
+                continue  # e.g. use_sim_time: rclpy's business
+            if spec.read_only:
+                return SetParametersResult(successful=False, reason=f"{param.name} is read-only after start "
+                                                                    "(it needs a model reload or new subscriptions): restart the node")
+            reason = validate_value(param.name, param.value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+            updates[param.name] = param.value
+        merged = {**self.values, **updates}
+        problems = validate_all(merged)
+        if problems:
+            return SetParametersResult(successful=False, reason="; ".join(problems))
+        self.values = merged
+        self.config = PipelineConfig.from_params(merged)  # one reference swap: the worker sees old or new
+        return SetParametersResult(successful=True)
+
+    # ---- inference thread ------------------------------------------------------------------
+    def _run_worker(self) -> None:
+        while not self._stop.is_set():
+            msg = self.mailbox.get(timeout=0.2)
+            if msg is None:
+                continue
+            try:
+                self._process(msg)
+            except messages.BadMessageError as err:
+                self._count_bad(err)
+            except Exception as err:  # one bad frame must not kill the thread
+                if self._stop.is_set():
+                    return
+                self.errors_recent += 1
+                self.last_error = f"{type(err).__name__}: {err}"
+                self.get_logger().error(f"frame failed: {self.last_error}", throttle_duration_sec=2.0)
+
+    def _process(self, msg) -> None:
+        config, values, camera = self.config, self.values, self.camera
+        want_points = config.points and self.points_pub.get_subscription_count() > 0
+        if want_points != config.points:
+            config = PipelineConfig(**{**config.__dict__, "points": want_points})
+        result = self.pipeline.process_message(msg, camera[:2] if camera else None, config)
+        start = time.perf_counter()
+        header = msg.header
+        self.depth_pub.publish(messages.depth_to_image(result.depth, header, values["output_encoding"]))
+        if result.depth_K is not None:
+            self.info_pub.publish(messages.camera_info_for(camera[2], result.depth_K, result.depth.shape, header))
+        if result.points is not None:
+            self.points_pub.publish(messages.points_to_cloud(result.points, header, config.points_rgb))
+        if values["publish_color"] and self.color_pub.get_subscription_count() > 0:
+            lo, hi = self.pipeline.depth_range(config)
+            self.color_pub.publish(messages.array_to_image(colorize_depth(result.depth, lo, hi), "rgb8", header))
+        timings = result.timings
+        timings["publish"] = time.perf_counter() - start
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        timings["end_to_end"] = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
+        self.latency.add_many(timings)
+        self.published += 1
+        self.output_rate.tick()
+
+    # ---- diagnostics -----------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        h, w = self.pipeline.input_hw
+        report = build_report(
+            backend=self.runtime.backend, model=self.runtime.path, input_size=f"{h}x{w}", input_rate=self.input_rate.rate(),
+            output_rate=self.output_rate.rate(), received=self.input_rate.count, published=self.published,
+            dropped=self.mailbox.dropped, bad=self.bad, bad_recent=self.bad_recent, errors_recent=self.errors_recent,
+            last_error=self.last_error, have_camera_info=self.camera is not None, want_points=self.config.points,
+            latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
+            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started)
+        self.bad_recent = self.errors_recent = 0
+        status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
+                                  message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
+                                  values=[KeyValue(key=k, value=v) for k, v in report.values])
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(array)
+
+    def close(self) -> None:
+        """Stop and join the inference thread, then release the model (safe to call twice)."""
+        self._stop.set()
+        self.mailbox.close()
+        if self._worker.is_alive() and self._worker is not threading.current_thread():
+            self._worker.join(timeout=10.0)
+        self.runtime.close()
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    """Entry point of ``ros2 run disdepth_ros depth_node`` and ``disdepth node``."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = DepthNode()
+        rclpy.spin(node)
+    except ConfigError as err:
+        rclpy.logging.get_logger("depth_node").error(str(err))
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""One frame's straight line: decode -> preprocess -> infer -> postprocess -> point cloud.
+
+No ROS publishing here, so ``benchmarks/bench_node.py`` times exactly what the node runs.
+Everything that depends on the image size (transform, intrinsics, ray grid, cloud buffer) is
+derived per frame from the frame's own size, so a camera that changes resolution mid-stream
+just works; the ray grid (``geometry.ray_grid``) and the cloud buffer are cached by size.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from disdepth_core.geometry import depth_to_points, scale_intrinsics
+from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, postprocess_depth, preprocess_rgb
+
+from . import messages
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """The per-frame options (all changeable while running); 0 depths mean the model's range."""
+
+    resize_mode: str = "resize"
+    min_depth: float = 0.0
+    max_depth: float = 0.0
+    output_resolution: str = "camera"
+    points: bool = True
+    points_stride: int = 1
+    points_rgb: bool = False
+    focal_rescale: bool = False
+
+    @classmethod
+    def from_params(cls, values: dict[str, Any]) -> "PipelineConfig":
+        return cls(resize_mode=values["resize_mode"], min_depth=float(values["min_depth"]), max_depth=float(values["max_depth"]),
+                   output_resolution=values["output_resolution"], points=bool(values["publish_points"]),
+                   points_stride=int(values["points_stride"]), points_rgb=bool(values["points_rgb"]),
+                   focal_rescale=bool(values["focal_rescale"]))
+
+
+@dataclass
+class FrameResult:
+    """Arrays of one frame. ``points`` is a reused buffer: valid until the next frame."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    transform: FrameTransform
+    depth_K: Optional[np.ndarray] = None
+    points: Optional[np.ndarray] = None
+    focal_factor: float = 1.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class FramePipeline:
+    """Wraps a loaded :class:`DepthRuntime`; call :meth:`process_message` or :meth:`process_rgb`."""
+
+    def __init__(self, runtime, input_hw: Optional[tuple[int, int]] = None) -> None:
+        self.runtime = runtime
+        self.metadata = runtime.metadata
+        self.input_hw = choose_input_size(runtime.input_spec, runtime.metadata, input_hw)
+        self._cloud_buffer: Optional[np.ndarray] = None
+
+    def depth_range(self, config: PipelineConfig) -> tuple[float, float]:
+        return (config.min_depth or self.metadata.min_depth, config.max_depth or self.metadata.max_depth)
+
+    def decode(self, msg) -> np.ndarray:
+        """Image or CompressedImage -> uint8 RGB; raises :class:`messages.BadMessageError`."""
+        if hasattr(msg, "encoding"):
+            return messages.image_to_rgb(msg)
+        return messages.compressed_to_rgb(msg)
+
+    def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
+        """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None."""
+        start = time.perf_counter()
+        rgb = self.decode(msg)
+        decode_s = time.perf_counter() - start
+        result = self.process_rgb(rgb, camera, config)
+        result.timings = {"decode": decode_s, **result.timings}
+        return result
+
+    def process_rgb(self, rgb: np.ndarray, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        batch, transform = preprocess_rgb(rgb, self.input_hw, self.metadata, config.resize_mode)
+        t1 = time.perf_counter()
+        raw = self.runtime.infer(batch)
+        t2 = time.perf_counter()
+        K_cam = None
+        if camera is not None:
+            K, info_hw = camera
+            K_cam = K if tuple(info_hw) == rgb.shape[:2] else scale_intrinsics(K, info_hw, rgb.shape[:2])
+        factor = self._focal_factor(K_cam, transform, config)
+        if factor != 1.0:
+            raw = raw * np.float32(factor)
+        lo, hi = self.depth_range(config)
+        depth = postprocess_depth(raw, transform, lo, hi, config.output_resolution)
+        depth_K = K_cam
+        if config.output_resolution == "model":
+            top, left, height, width = transform.content
+            if (height, width) != transform.dst_hw:  # letterbox padding is not part of the scene
+                mask = np.ones(depth.shape, dtype=bool)
+                mask[top:top + height, left:left + width] = False
+                depth[mask] = np.nan
+            depth_K = None if K_cam is None else transform.intrinsics_to_network(K_cam)
+        t3 = time.perf_counter()
+        timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
+        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings)
+        if config.points and depth_K is not None:
+            result.points = self.make_points(result, config)
+            timings["pointcloud"] = time.perf_counter() - t3
+        return result
+
+    def _focal_factor(self, K_cam: Optional[np.ndarray], transform: FrameTransform, config: PipelineConfig) -> float:
+        """(camera fx in network pixels) / train focal: apparent size scales with focal length."""
+        train_focal = self.metadata.train_focal
+        if not config.focal_rescale or K_cam is None or not train_focal:
+            return 1.0
+        return float(K_cam[0, 0]) * transform.focal_scale / float(train_focal)
+
+    def make_points(self, result: FrameResult, config: PipelineConfig) -> np.ndarray:
+        """Packed float32 ``[H',W',4]`` (x,y,z,pad) or ``[H',W',8]`` (x,y,z,pad,rgb,pad*3)."""
+        stride = config.points_stride
+        depth = result.depth
+        shape = (-(-depth.shape[0] // stride), -(-depth.shape[1] // stride), 8 if config.points_rgb else 4)
+        if self._cloud_buffer is None or self._cloud_buffer.shape != shape:
+            self._cloud_buffer = np.zeros(shape, dtype=np.float32)
+        packed = self._cloud_buffer
+        depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
+        if config.points_rgb:
+            colors = self._colors_at_depth_size(result, config)
+            messages.pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
+        return packed
+
+    @staticmethod
+    def _colors_at_depth_size(result: FrameResult, config: PipelineConfig) -> np.ndarray:
+        if result.depth.shape == result.rgb.shape[:2]:
+            return result.rgb
+        top, left, height, width = result.transform.content
+        canvas = np.zeros((*result.depth.shape, 3), dtype=np.uint8)
+        canvas[top:top + height, left:left + width] = cv2.resize(np.ascontiguousarray(result.rgb), (width, height),
+                                                                 interpolation=cv2.INTER_AREA)
+        return canvas

@@ -1,0 +1,161 @@
+"""The depth node's parameters, declared in ONE table (name, default, description, validation).
+
+Why one table: the node declares from it, validates start-up and live changes with it, the
+docs' parameter table is generated from it (``python -m disdepth_ros.parameters --markdown``)
+and the tests check ``config/depth.yaml`` and the launch file against it, so they cannot drift.
+Pure python (no rclpy import) so docs and tests can use it without ROS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+QOS_CHOICES = ("sensor_data", "reliable")
+RELOAD_NOTE = " Read-only after start (needs a model reload): restart the node to change it."
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its default fixes the ROS type (bool, int, float or str)."""
+
+    name: str
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: Optional[float] = None
+    read_only: bool = False
+    check: Optional[Callable[[Any], Optional[str]]] = None
+
+    @property
+    def type_name(self) -> str:
+        return {bool: "bool", int: "int", float: "double", str: "string"}[type(self.default)]
+
+
+def _device_ok(value: str) -> Optional[str]:
+    if value in DEVICE_CHOICES or value.startswith("cuda:"):
+        return None
+    return f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N"
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec("model_path", "", "Model file (.pt/.onnx/.engine); empty = the bundled demo model." + RELOAD_NOTE, read_only=True),
+    ParamSpec("backend", "auto", "Inference backend; auto picks by the model file's extension." + RELOAD_NOTE,
+              choices=BACKEND_CHOICES, read_only=True),
+    ParamSpec("device", "auto", "auto, cpu, cuda or cuda:N." + RELOAD_NOTE, read_only=True, check=_device_ok),
+    ParamSpec("input_height", 0, "Network input height in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
+    ParamSpec("input_width", 0, "Network input width in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
+    ParamSpec("resize_mode", "resize", "resize stretches the frame to the input size; letterbox keeps the aspect ratio and pads.",
+              choices=("resize", "letterbox")),
+    ParamSpec("min_depth", 0.0, "Depths at or below this (m) are invalid; 0 = the model's range.", minimum=0.0),
+    ParamSpec("max_depth", 0.0, "Depths at or above this (m) are invalid; 0 = the model's range.", minimum=0.0),
+    ParamSpec("output_encoding", "32FC1", "32FC1 = metres with NaN invalid (REP 118); 16UC1 = millimetres with 0 invalid.",
+              choices=("32FC1", "16UC1")),
+    ParamSpec("output_resolution", "camera", "camera = depth at the image's size (aligned with it); model = network size (cheaper).",
+              choices=("camera", "model")),
+    ParamSpec("publish_points", True, "Publish depth/points (needs camera_info)."),
+    ParamSpec("points_stride", 1, "Use every Nth row and column for the cloud (1 = all pixels; K needs no change).", minimum=1),
+    ParamSpec("points_rgb", False, "Add packed rgb to the cloud (xyzrgb, point_step 32) instead of xyz (point_step 16)."),
+    ParamSpec("publish_color", False, "Publish depth/image_color, a colourised rgb8 depth picture for viewing."),
+    ParamSpec("input_qos", "sensor_data", "QoS of the image/camera_info subscriptions: sensor_data (best effort) or reliable. "
+              "A reliable subscriber receives NOTHING from a best-effort publisher." + RELOAD_NOTE, choices=QOS_CHOICES, read_only=True),
+    ParamSpec("output_qos", "sensor_data", "QoS of the depth publishers: sensor_data (best effort) or reliable." + RELOAD_NOTE,
+              choices=QOS_CHOICES, read_only=True),
+    ParamSpec("qos_depth", 5, "History depth of all subscriptions and publishers." + RELOAD_NOTE, minimum=1, read_only=True),
+    ParamSpec("latency_budget_ms", 200.0, "Diagnostics go WARN when the end-to-end p95 latency (now - image stamp) exceeds this; "
+              "0 = no check.", minimum=0.0),
+    ParamSpec("focal_rescale", False, "Multiply depth by (camera fx * input scale) / train focal when camera_info and the model's "
+              "train_focal are known: a monocular net reads metric depth from apparent size, so a lens unlike the training "
+              "camera's biases depth by exactly that ratio. Off by default: only correct if the model was trained at one focal."),
+    ParamSpec("use_compressed", False, "Subscribe image/compressed (sensor_msgs/CompressedImage, JPEG/PNG) instead of image."
+              + RELOAD_NOTE, read_only=True),
+    ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages." + RELOAD_NOTE, minimum=0.05, read_only=True),
+    ParamSpec("expected_rate_hz", 0.0, "Expected camera rate; diagnostics WARN when input or output falls below half of it. "
+              "0 = do not check rates.", minimum=0.0),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+def defaults() -> dict[str, Any]:
+    """Every parameter's default value, by name."""
+    return {spec.name: spec.default for spec in PARAMETERS}
+
+
+def validate_value(name: str, value: Any) -> Optional[str]:
+    """None if ``value`` is acceptable for ``name``, else a reason a user can act on."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return f"unknown parameter {name!r}"
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not expected:
+        return f"{name} must be a {spec.type_name}, got {type(value).__name__} {value!r}"
+    if expected is float and not math.isfinite(value):
+        return f"{name} must be finite, got {value}"
+    if spec.choices and value not in spec.choices:
+        return f"{name} must be one of {', '.join(spec.choices)}, got {value!r}"
+    if spec.minimum is not None and value < spec.minimum:
+        return f"{name} must be >= {spec.minimum:g}, got {value}"
+    if spec.check is not None:
+        reason = spec.check(value)
+        if reason:
+            return f"{name} {reason}, got {value!r}"
+    return None
+
+
+def validate_all(values: dict[str, Any]) -> list[str]:
+    """All problems of a full parameter set, including ones between parameters."""
+    problems = [reason for name, value in values.items() if (reason := validate_value(name, value))]
+    if problems:
+        return problems
+    lo, hi = values.get("min_depth", 0.0), values.get("max_depth", 0.0)
+    if lo and hi and lo >= hi:
+        problems.append(f"min_depth ({lo}) must be below max_depth ({hi})")
+    if bool(values.get("input_height")) != bool(values.get("input_width")):
+        problems.append("input_height and input_width must both be 0 (model default) or both be set")
+    return problems
+
+
+def parameters_markdown() -> str:
+    """The parameter table for docs/ros.md, generated so it always matches the node."""
+    lines = ["| name | type | default | description |", "|---|---|---|---|"]
+    for spec in PARAMETERS:
+        default = repr(spec.default) if isinstance(spec.default, str) else str(spec.default).lower() if isinstance(spec.default, bool) else spec.default
+        text = spec.description + (f" One of: {', '.join(spec.choices)}." if spec.choices else "")
+        lines.append(f"| `{spec.name}` | {spec.type_name} | `{default}` | {text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def parameters_yaml(node_name: str = "depth_node") -> str:
+    """A commented ROS params file with every default (how config/depth.yaml was generated)."""
+    lines = [f"{node_name}:", "  ros__parameters:"]
+    for spec in PARAMETERS:
+        value = f'"{spec.default}"' if isinstance(spec.default, str) else str(spec.default).lower() if isinstance(spec.default, bool) else spec.default
+        lines.append(f"    # {spec.description}" + (f" One of: {', '.join(spec.choices)}." if spec.choices else ""))
+        lines.append(f"    {spec.name}: {value}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the depth node's parameters.")
+    parser.add_argument("--markdown", action="store_true", help="a Markdown table (for docs/ros.md)")
+    parser.add_argument("--yaml", action="store_true", help="a commented params file (config/depth.yaml)")
+    args = parser.parse_args(argv)
+    if args.yaml:
+        print(parameters_yaml(), end="")
+    elif args.markdown:
+        print(parameters_markdown(), end="")
+    else:
+        for spec in PARAMETERS:
+            print(f"{spec.name} ({spec.type_name}, default {spec.default!r}): {spec.description}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""config/depth.yaml, launch/depth.launch.py, the CLI and the node's parameter table agree."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import yaml
+
+from disdepth_ros.parameters import PARAMETERS, SPECS, defaults, parameters_markdown, validate_all, validate_value
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_yaml_has_every_parameter_with_its_default():
+    data = yaml.safe_load((ROOT / "config" / "depth.yaml").read_text())
+    params = (data.get("depth_node") or data.get("/**"))["ros__parameters"]
+    assert params == defaults()
+    for name, value in params.items():
+        assert type(value) is type(SPECS[name].default), name  # 10 vs 10.0 matters to rclpy
+
+
+def test_launch_file_arguments_and_parameters():
+    tree = ast.parse((ROOT / "launch" / "depth.launch.py").read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    declared = {c.args[0].value for c in calls if getattr(c.func, "id", "") == "DeclareLaunchArgument"}
+    assert {"model_path", "backend", "image", "camera_info", "namespace", "params_file"} <= declared
+    node = next(c for c in calls if getattr(c.func, "id", "") == "Node")
+    kw = {k.arg: k.value for k in node.keywords}
+    assert (kw["package"].value, kw["executable"].value) == ("disdepth_ros", "depth_node")
+    overrides = next(e for e in kw["parameters"].elts if isinstance(e, ast.Dict))
+    names = {k.value for k in overrides.keys}
+    assert names <= set(SPECS) and {"model_path", "backend"} <= names
+    remapped = {pair.elts[0].value for pair in kw["remappings"].elts}
+    assert remapped == {"image", "camera_info", "image/compressed"}
+    assert "depth.yaml" in (ROOT / "launch" / "depth.launch.py").read_text()
+
+
+def test_cli_passes_yaml_and_remaps():
+    from disdepth_core.cli.node import ros_args
+
+    args = argparse.Namespace(params=None, model="m.pt", backend="torch", image="/cam/img", camera_info="/cam/info")
+    out = ros_args(args)
+    assert out[1] == "--ros-args" and out[out.index("--params-file") + 1].endswith("config/depth.yaml")
+    assert "model_path:=m.pt" in out and "backend:=torch" in out
+    assert "image:=/cam/img" in out and "camera_info:=/cam/info" in out and "image/compressed:=/cam/img/compressed" in out
+
+
+def test_validation_rules():
+    assert validate_all(defaults()) == []
+    assert "must be one of" in validate_value("backend", "tflite")
+    assert ">= 1" in validate_value("points_stride", 0)
+    assert "must be a int" in validate_value("points_stride", 1.5)
+    assert validate_value("max_depth", 10) is None  # an int is fine for a double in our own checks
+    assert validate_value("device", "cuda:1") is None and validate_value("device", "tpu")
+    assert validate_all({**defaults(), "min_depth": 5.0, "max_depth": 2.0})
+    assert validate_all({**defaults(), "input_height": 64})
+
+
+def test_markdown_table_lists_everything():
+    table = parameters_markdown()
+    assert all(f"`{spec.name}`" in table for spec in PARAMETERS)
+    docs = ROOT / "docs" / "ros.md"
+    if docs.is_file():
+        assert table in docs.read_text(), "regenerate docs/ros.md's table: python -m disdepth_ros.parameters --markdown"
