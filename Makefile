@@ -6,6 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.disdepth-installed
 PYTEST_ARGS ?=
+# OpenMP threads that spin-wait collapse (10x slower) when the 2 cores are shared with other
+# processes (the node, a publisher, pytest workers); passive waiting keeps torch predictable.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: setup demo test bench clean-venv
 

@@ -13,6 +13,8 @@ import pytest
 
 # Keep the 2-core CI machine responsive when several torch-using tests run.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Spin-waiting OpenMP threads slow torch ~10x when the node subprocess competes for the cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @pytest.fixture(scope="session")

@@ -239,7 +239,17 @@ class Trainer:
         return {"dataset": data.name, "min_depth": data.min_depth, "max_depth": data.max_depth,
                 "train_focal": getattr(self.train_set, "reference_focal", None),
                 "train_input_size": [data.train_height, data.train_width],
+                "input_size": list(self.inference_size()),
                 "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "config_name": self.cfg.name}
+
+    def inference_size(self) -> tuple[int, int]:
+        """The network input size at evaluation (e.g. the KB crop), the size runtimes should use."""
+        if not hasattr(self, "_inference_size"):
+            from disdepth_core.data.depth_dataset import build_dataset
+
+            box = build_dataset(self.cfg.data, "eval")[0]["crop_box"]
+            self._inference_size = (int(box[2]), int(box[3]))
+        return self._inference_size
 
     def save(self, metrics: dict[str, float], epoch_complete: bool) -> None:
         """Atomically write ``last.pt`` (and ``best.pt`` when abs_rel improves); rank 0 only."""

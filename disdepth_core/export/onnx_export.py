@@ -86,36 +86,6 @@ def make_uint8_wrapper(model: Any, mean: tuple[float, ...], std: tuple[float, ..
     return UInt8Input().eval()
 
 
-@contextlib.contextmanager
-def _shape_preserving_trace() -> Iterator[None]:
-    """Let the tracer keep the decoder's upsampling sizes symbolic during a dynamic export.
-
-    ``UpBlock.forward`` converts the target size with ``int()``, which the ONNX tracer freezes
-    into a constant, so a ``--dynamic`` graph would only run at the traced size. This swaps in
-    an equivalent forward for the duration of the export only; the ORT-vs-PyTorch check at a
-    second size (against the untouched eager model) proves the two agree. Drop this shim once
-    the decoder stops calling ``int()`` on sizes.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    from disdepth_core.models import decoder
-
-    original = decoder.UpBlock.forward
-
-    def forward(self: Any, x: torch.Tensor, size: Any, skip: torch.Tensor | None = None) -> torch.Tensor:
-        x = F.interpolate(x, size=(size[0], size[1]), mode="bilinear", align_corners=False)
-        if skip is not None:
-            x = torch.cat([x, skip], dim=1)
-        return self.convs(x)
-
-    decoder.UpBlock.forward = forward
-    try:
-        yield
-    finally:
-        decoder.UpBlock.forward = original
-
-
 def random_input(metadata: ModelMetadata, height: int, width: int, seed: int = 0) -> np.ndarray:
     """A realistic random batch in the model's layout (random pixels, normalised if float)."""
     from disdepth_core.runtime.preprocess import normalize_to_nchw
@@ -213,7 +183,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
         f"{' dynamic' if dynamic else ''}, opset {opset}")
     with tempfile.TemporaryDirectory(prefix="disdepth-export-") as tmp:
         raw = Path(tmp) / "raw.onnx"
-        with _shape_preserving_trace() if dynamic else contextlib.nullcontext(), torch.no_grad(), _quiet_tracer():
+        with torch.no_grad(), _quiet_tracer():
             torch.onnx.export(net, (dummy,), str(raw), dynamo=False, opset_version=int(opset), input_names=[INPUT_NAME],
                               output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
         proto = onnx.load(str(raw))

@@ -33,7 +33,9 @@ class UpBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, size: Sequence[int], skip: torch.Tensor | None = None) -> torch.Tensor:
-        x = F.interpolate(x, size=(int(size[0]), int(size[1])), mode="bilinear", align_corners=False)
+        # No int(): under ONNX tracing the sizes are tensors and must stay symbolic so a
+        # dynamic-shape export works at any input size.
+        x = F.interpolate(x, size=(size[0], size[1]), mode="bilinear", align_corners=False)
         if skip is not None:
             x = torch.cat([x, skip], dim=1)
         return self.convs(x)

@@ -77,8 +77,10 @@ class ModelMetadata:
     def from_checkpoint_meta(cls, meta: dict[str, Any], input_hw: tuple[int, int] | None = None) -> "ModelMetadata":
         """Build from ``load_student``'s meta dict (training-time facts + model config)."""
         model_cfg = meta.get("model_config", {})
-        train_hw = meta.get("train_input_size") or [0, 0]
-        height, width = input_hw or (int(train_hw[0]), int(train_hw[1]))
+        # "input_size" is the evaluation-time network input (e.g. the KB crop); older
+        # checkpoints only have the random-crop training size.
+        recorded = meta.get("input_size") or meta.get("train_input_size") or [0, 0]
+        height, width = input_hw or (int(recorded[0]), int(recorded[1]))
         from disdepth_core import __version__
 
         return cls(

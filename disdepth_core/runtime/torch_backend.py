@@ -17,8 +17,14 @@ from .metadata import ModelMetadata
 class TorchRuntime(DepthRuntime):
     backend = "torch"
 
-    def __init__(self, path: str, device: str = "auto", half: bool = False, input_hw: tuple[int, int] | None = None, **_: Any) -> None:
+    def __init__(self, path: str, device: str = "auto", half: bool = False, input_hw: tuple[int, int] | None = None,
+                 threads: int = 0, **_: Any) -> None:
         import torch
+
+        if threads > 0:
+            # On a busy robot computer, OpenMP threads spinning against other processes can
+            # cost far more than they gain; let deployments pin the CPU thread count.
+            torch.set_num_threads(int(threads))
 
         from disdepth_core.models.checkpoint import CheckpointError, load_student
 

@@ -48,7 +48,8 @@ def test_compressed_input(tiny_checkpoint):
 
 def test_invalid_start_parameters_exit_cleanly(tiny_checkpoint):
     proc = NodeProcess(unique_domain_id(4), {"model_path": str(tiny_checkpoint), "backend": "tflite"})
-    rc, _, err = proc.stop(timeout=60) if proc.proc.wait(timeout=60) is not None else (None, "", "")
+    proc.proc.wait(timeout=60)
+    rc, _, err = proc.stop()
     assert rc == 2 and "backend must be one of" in err and "Traceback" not in err
     proc = NodeProcess(unique_domain_id(5), {"model_path": "/no/such/model.pt"})
     proc.proc.wait(timeout=60)

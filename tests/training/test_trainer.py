@@ -28,6 +28,7 @@ def test_train_saves_checkpoints_logs_and_resumes(synthetic_root, tmp_path):
     last = read_checkpoint(tmp_path / "run" / "last.pt")
     assert last["training_state"]["epoch"] == 1 and last["training_state"]["global_step"] == 2
     assert last["meta"]["max_depth"] == 10.0 and last["meta"]["train_focal"] > 0
+    assert last["meta"]["input_size"] == [120, 160]  # full synthetic frame: folder datasets evaluate uncropped
     assert (tmp_path / "run" / "best.pt").is_file()
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     # LR decays linearly over all iterations.

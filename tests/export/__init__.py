@@ -1,0 +1,1 @@
+"""Export (ONNX, TensorRT) tests."""
