@@ -1,0 +1,1 @@
+"""Dataset readers, split files, transforms and the synthetic scene generator."""
