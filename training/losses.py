@@ -40,7 +40,9 @@ def supervised_terms(silog_variance_focus: float, silog_scale: float, bins_weigh
         chamfer = BinsChamferLoss()
 
         def bins_term(batch: dict[str, Any], outputs: dict[str, Any]) -> torch.Tensor:
-            return chamfer(outputs["bin_centers"], batch["depth"])
+            gt = batch["depth"]
+            # Same valid range as SILog (AdaBins masks by the dataset range too).
+            return chamfer(outputs["bin_centers"], gt, (gt > min_depth) & (gt < max_depth))
 
         terms.append(LossTerm("bins_chamfer", bins_weight, bins_term))
     return terms

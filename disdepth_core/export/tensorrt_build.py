@@ -5,13 +5,16 @@ flow is: export ONNX on the workstation, copy it to the Jetson, build there (doc
 Works with TensorRT 8.6 (JetPack 5) and 10.x (JetPack 6): the differences (EXPLICIT_BATCH
 flag) are decided by :mod:`disdepth_core.runtime.tensorrt_logic`. Every engine gets a JSON
 sidecar recording how and where it was built, so a stale one is caught before loading.
+The whole build runs with the target GPU's primary CUDA context pushed (INT8 calibration
+copies batches with pycuda), and every TensorRT object is released before it is popped.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ from typing import Any
 from disdepth_core.runtime.metadata import LAYOUT_NHWC_UINT8, ModelMetadata
 from disdepth_core.runtime.tensorrt_logic import current_gpu_name, needs_explicit_batch_flag
 
-from .artifact_metadata import INPUT_NAME, metadata_from_props, write_sidecar
+from .artifact_metadata import metadata_from_props, write_sidecar
 
 PRECISIONS = ("fp32", "fp16", "int8")
+HW = tuple[int, int]
 
 
 @dataclass
@@ -33,9 +37,10 @@ class EngineBuildOptions:
     dla_core: int | None = None
     workspace_mb: int = 1024
     timing_cache: str | None = None
-    min_shape: tuple[int, int] | None = None
-    opt_shape: tuple[int, int] | None = None
-    max_shape: tuple[int, int] | None = None
+    min_shape: HW | None = None
+    opt_shape: HW | None = None
+    max_shape: HW | None = None
+    device_index: int = 0
 
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
@@ -46,6 +51,29 @@ class EngineBuildOptions:
             raise ValueError("INT8 needs --calib-images DIR (or an existing --calib-cache FILE)")
         if self.workspace_mb <= 0:
             raise ValueError(f"workspace must be positive, got {self.workspace_mb} MB")
+        if int(self.device_index) < 0:
+            raise ValueError(f"CUDA device index must be >= 0, got {self.device_index}")
+        given = [(flag, hw) for flag, hw in self.shape_flags() if hw is not None]
+        for flag, hw in given:
+            if len(hw) != 2 or int(hw[0]) <= 0 or int(hw[1]) <= 0:
+                raise ValueError(f"{flag} must be a positive HxW, got {hw}")
+        check_profile_order(given)  # early, before TensorRT is imported; defaults are checked in profile_sizes
+
+    def shape_flags(self) -> list[tuple[str, HW | None]]:
+        return [("--min-shape", self.min_shape), ("--opt-shape", self.opt_shape), ("--max-shape", self.max_shape)]
+
+
+def check_profile_order(sizes: Sequence[tuple[str, Sequence[int]]]) -> None:
+    """Raise unless the labelled HxW sizes (in min, opt, max order) never shrink in height or width.
+
+    TensorRT only rejects a bad profile deep inside a minutes-long build with a generic
+    message, so the flag and the axis are named here instead.
+    """
+    for (name_a, a), (name_b, b) in zip(sizes, sizes[1:]):
+        for axis, index in (("height", 0), ("width", 1)):
+            if int(a[index]) > int(b[index]):
+                raise ValueError(f"{name_a} {a[0]}x{a[1]} is larger than {name_b} {b[0]}x{b[1]} in {axis}; an optimisation "
+                                 "profile needs min <= opt <= max in both height and width")
 
 
 def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:

@@ -36,17 +36,42 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in data.items() if isinstance(v, torch.Tensor)}
 
 
+def _module_of(key: str) -> str:
+    """Top-level module name (``layer1.2.conv1.weight`` -> ``layer1``; ``blocks_8.0.x`` -> ``blocks_8``)."""
+    return key.split(".", 1)[0]
+
+
+def _match_feature_names(weights: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename classifier-model keys to timm ``FeatureListNet`` names where those differ.
+
+    ``FeatureListNet`` flattens nested module names (GhostNet's ``blocks.0.x`` becomes
+    ``blocks_0.x``), so an ImageNet checkpoint's keys must be flattened the same way.
+    """
+    renamed = {}
+    for key, value in weights.items():
+        if key not in own:
+            parts = key.split(".")
+            if len(parts) > 2 and parts[1].isdigit() and f"{parts[0]}_{parts[1]}.{'.'.join(parts[2:])}" in own:
+                key = f"{parts[0]}_{parts[1]}.{'.'.join(parts[2:])}"
+        renamed[key] = value
+    return renamed
+
+
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     """Copy weights into ``backbone``; fail loudly on missing, extra or mis-shaped keys.
 
     Extra non-classifier keys mean the file is for another architecture (resnet34 weights
     contain every resnet18 key), which strict matching alone would not catch.
     """
-    weights = read_state_dict(path)
     own = backbone.state_dict()
+    weights = _match_feature_names(read_state_dict(path), own)
     missing = [k for k in own if k not in weights]
     wrong_shape = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in weights and weights[k].shape != v.shape]
-    extra = [k for k in weights if k not in own and not k.startswith(_CLASSIFIER_PREFIXES)]
+    # Keys of modules the features-only model dropped entirely (classifier, stages after the
+    # last feature) are expected; an unknown key inside a module we DO have means another
+    # architecture (resnet34 weights hold every resnet18 key plus extra blocks).
+    own_modules = {_module_of(k) for k in own}
+    extra = [k for k in weights if k not in own and not k.startswith(_CLASSIFIER_PREFIXES) and _module_of(k) in own_modules]
     if missing or wrong_shape or extra:
         details = []
         if extra:

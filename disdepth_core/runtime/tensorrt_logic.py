@@ -36,6 +36,22 @@ def needs_explicit_batch_flag(version: str) -> bool:
     return parse_trt_version(version)[0] < 10
 
 
+def cuda_device_index(device: str, default: int = 0) -> int:
+    """``"cuda:N"`` -> N; ``"auto"``/``"cuda"``/``"gpu"`` -> ``default``.
+
+    Shared by the TensorRT and ONNX Runtime backends so ``device="cuda:1"`` picks the same
+    GPU everywhere instead of silently running on GPU 0. Anything else (``"cpu"``, typos) is
+    a ``ValueError``: a GPU backend must not guess.
+    """
+    text = str(device).strip().lower()
+    if text in ("auto", "cuda", "gpu", ""):
+        return int(default)
+    match = re.fullmatch(r"(?:cuda|gpu):(\d+)", text)
+    if match is None:
+        raise ValueError(f"device {device!r} is not a CUDA device; use 'auto', 'cuda' or 'cuda:N'")
+    return int(match.group(1))
+
+
 def volume(shape: Sequence[int]) -> int:
     """Element count of a concrete shape; a dynamic (-1) dim here is a bug, so it raises."""
     total = 1

@@ -94,3 +94,17 @@ def test_pretrained_backbone_loads_from_local_file(tmp_path):
     torch.save(wrong.state_dict(), weights)
     with pytest.raises(ValueError, match="do not fit this backbone"):
         load_backbone_weights(build_student("resnet18", lg_conv=False).backbone, weights)
+
+
+def test_pretrained_ghostnet_weights_load_despite_flattened_feature_names(tmp_path):
+    """timm's FeatureListNet names GhostNet stages ``blocks_0`` where the classifier has ``blocks.0``."""
+    import timm
+
+    classifier = timm.create_model("ghostnet_100", pretrained=False)
+    weights = tmp_path / "ghostnet.pth"
+    torch.save(classifier.state_dict(), weights)
+    student = build_student("ghostnet_100", lg_conv=False, pretrained_backbone=str(weights))
+    assert torch.equal(student.backbone.conv_stem.weight, classifier.conv_stem.weight)
+    first_block = dict(student.backbone.named_parameters())
+    key = next(k for k in first_block if k.startswith("blocks_1."))
+    assert torch.equal(first_block[key], classifier.state_dict()[key.replace("blocks_1.", "blocks.1.", 1)])

@@ -15,9 +15,20 @@ REPO = Path(__file__).resolve().parents[2]
 COLCON = Path(sys.executable).with_name("colcon")
 
 
+TOP_LEVEL_IGNORED = {".venv", ".git", "outputs", "runs", "data", "build", "install", "log", ".pytest_cache"}
+
+
 def _copy_sources(dst: Path) -> None:
-    """Copy only what git would ship (no .venv, outputs, caches) so the build sees a clean tree."""
-    ignore = shutil.ignore_patterns(".venv", ".git", "outputs", "runs", "data", "build", "install", "log", "__pycache__", "*.egg-info", ".pytest_cache")
+    """Copy the tree without local artefacts so the build sees what a clone has.
+
+    Names like ``data`` are ignored only at the top level: ``disdepth_core/data`` is source.
+    """
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+        if Path(folder).resolve() == REPO:
+            skipped |= TOP_LEVEL_IGNORED & set(names)
+        return skipped
+
     shutil.copytree(REPO, dst, ignore=ignore)
 
 
@@ -62,3 +73,15 @@ def test_executables_in_lib_package_dir_and_runnable(installed):
     probe = subprocess.run([sys.executable, "-c", "import disdepth_core, sys; print(disdepth_core.__file__)"],
                            capture_output=True, text=True, env=env, cwd=installed, timeout=60)
     assert str(site) in probe.stdout, probe.stdout + probe.stderr
+
+
+def test_installed_tree_imports_node_runtime_and_data(installed):
+    """The installed copy must hold every subpackage the node and tools import (not only the CLI)."""
+    site = next((installed / "lib").glob("python3*/site-packages"))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    code = ("import disdepth_ros.depth_node, disdepth_core.runtime, disdepth_core.data.depth_dataset, "
+            "disdepth_core.data.synthetic, training.trainer, disdepth_core.models.student; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=installed, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    assert (installed / "lib" / "disdepth_ros" / "depth_node").is_file()
+    assert (installed / "share" / "disdepth_ros" / "config" / "depth.yaml").is_file()
