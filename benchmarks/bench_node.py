@@ -105,6 +105,18 @@ def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
     return row
 
 
+def resolve_bench_model(model: str | None, tmp_dir: Path) -> tuple[str, str]:
+    """The given model, else the bundled demo model, else a random student (and say which)."""
+    if model is not None:
+        return model, "given model"
+    try:
+        from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+
+        return str(find_demo_dir() / DEMO_MODEL_FILE), "bundled demo model"
+    except FileNotFoundError:
+        return str(build_fallback_model(tmp_dir)), "random ghostnet student at 240x320 (demo model absent)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
@@ -116,14 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from disdepth_ros.frame_pipeline import FramePipeline
 
     tmp = tempfile.TemporaryDirectory()
-    model, label = args.model, "given model"
-    if model is None:
-        try:
-            from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
-
-            model, label = str(find_demo_dir() / DEMO_MODEL_FILE), "bundled demo model"
-        except FileNotFoundError:
-            model, label = str(build_fallback_model(Path(tmp.name))), "random ghostnet student at 240x320 (demo model absent)"
+    model, label = resolve_bench_model(args.model, Path(tmp.name))
     runtime = load_runtime(model, backend="auto", device="cpu")
     pipeline = FramePipeline(runtime)
     print(f"model: {label} ({model}), {runtime.backend} on CPU, input {pipeline.input_hw[0]}x{pipeline.input_hw[1]}")

@@ -29,19 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
-    from bench_node import build_fallback_model
+    from bench_node import resolve_bench_model
     from disdepth_core.data.synthetic import render_frame
     from disdepth_ros.stream_client import CameraClient, NodeProcess, unique_domain_id
 
     tmp = tempfile.TemporaryDirectory()
-    model, label = args.model, "given model"
-    if model is None:
-        try:
-            from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
-
-            model, label = str(find_demo_dir() / DEMO_MODEL_FILE), "bundled demo model"
-        except FileNotFoundError:
-            model, label = str(build_fallback_model(Path(tmp.name))), "random ghostnet student at 240x320 (demo model absent)"
+    model, label = resolve_bench_model(args.model, Path(tmp.name))
     height, width = (int(v) for v in args.size.split("x"))
     frame = render_frame("nyu", 0, 0, height, width)
     domain = unique_domain_id(77)

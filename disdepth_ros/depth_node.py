@@ -56,8 +56,12 @@ class DepthNode(Node):
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self.mailbox: LatestMailbox = LatestMailbox()
         self.camera: Optional[tuple[np.ndarray, tuple[int, int], CameraInfo]] = None
+        # Written by the executor thread (bad input), the worker (published, errors) and read and
+        # reset by the diagnostics timer: every access goes through _counts_lock.
+        self._counts_lock = threading.Lock()
         self.published = self.bad = self.bad_recent = self.errors_recent = 0
         self.last_error = ""
+        self._closed = False
         self.started = time.monotonic()
 
         in_qos = qos_profile(self.values["input_qos"], self.values["qos_depth"])
@@ -106,26 +110,40 @@ class DepthNode(Node):
             except FileNotFoundError as err:
                 raise ConfigError(f"model_path is empty and {err}") from None
         override = (self.values["input_height"], self.values["input_width"]) if self.values["input_height"] else None
+        runtime = None
+        stage = "load"
         try:
             runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"])
             pipeline = FramePipeline(runtime, override)
-        except (ModelLoadError, ValueError) as err:
-            raise ConfigError(f"cannot load model {path}: {err}") from None
-        spec = runtime.input_spec
-        batch = np.zeros(InputSpec(*pipeline.input_hw, spec.layout).expected_shape(1), dtype=spec.dtype)
-        for _ in range(2):  # first inferences pay for lazy initialisation
-            runtime.infer(batch)
+            stage = "warm up"
+            spec = runtime.input_spec
+            batch = np.zeros(InputSpec(*pipeline.input_hw, spec.layout).expected_shape(1), dtype=spec.dtype)
+            for _ in range(2):  # first inferences pay for lazy initialisation
+                runtime.infer(batch)
+        except (ModelLoadError, ValueError, RuntimeError, OSError, ImportError) as err:
+            # CUDA/TensorRT/onnxruntime failures are RuntimeErrors, a missing backend an ImportError,
+            # an unreadable file an OSError: all are a config problem, reported in one line.
+            if runtime is not None:
+                try:
+                    runtime.close()
+                except Exception:  # already failing: the original reason is the one to report
+                    pass
+            reason = " ".join(str(err).split()) or "no details"
+            if len(reason) > 400:
+                reason = reason[:400] + "..."
+            raise ConfigError(f"cannot {stage} model {path}: {type(err).__name__}: {reason}") from None
         return runtime, pipeline
 
     # ---- callbacks (executor thread) --------------------------------------------------------
+    # Nothing may escape these callbacks: an exception raised in a callback ends rclpy.spin.
     def _on_image(self, msg) -> None:
-        self.input_rate.tick()
-        if isinstance(msg, Image):
-            try:
+        try:
+            self.input_rate.tick()
+            if isinstance(msg, Image):
                 messages.image_view(msg)  # cheap (no copy) validation; bad frames never take the slot
-            except messages.BadMessageError as err:
-                self._count_bad(err)
-                return
+        except Exception as err:  # BadMessageError, or anything odd numpy/rclpy raise on a strange message
+            self._count_bad(err)
+            return
         self.mailbox.put(msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
@@ -133,15 +151,22 @@ class DepthNode(Node):
             K = as_intrinsics(msg.k)
             if msg.height <= 0 or msg.width <= 0:
                 raise ValueError(f"zero size {msg.width}x{msg.height}")
-        except ValueError as err:
-            self.get_logger().warning(f"ignoring camera_info: {err}", throttle_duration_sec=5.0)
+            size = (int(msg.height), int(msg.width))
+        except Exception as err:
+            self._count_bad(err, "camera_info")
             return
-        self.camera = (K, (int(msg.height), int(msg.width)), msg)
+        self.camera = (K, size, msg)
 
-    def _count_bad(self, err: Exception) -> None:
-        self.bad += 1
-        self.bad_recent += 1
-        self.get_logger().warning(f"dropped bad image message: {err}", throttle_duration_sec=2.0)
+    def _count_bad(self, err: Exception, kind: str = "image") -> None:
+        with self._counts_lock:
+            self.bad += 1
+            self.bad_recent += 1
+        reason = str(err) if isinstance(err, (messages.BadMessageError, ValueError)) else f"{type(err).__name__}: {err}"
+        # rclpy throttles per call site: one line per kind so bad camera_info cannot hide bad images
+        if kind == "camera_info":
+            self.get_logger().warning(f"ignoring bad camera_info: {reason}", throttle_duration_sec=5.0)
+        else:
+            self.get_logger().warning(f"dropped bad image message: {reason}", throttle_duration_sec=2.0)
 
     def _on_set_parameters(self, params: list) -> SetParametersResult:
         updates = {}
@@ -177,9 +202,11 @@ class DepthNode(Node):
             except Exception as err:  # one bad frame must not kill the thread
                 if self._stop.is_set():
                     return
-                self.errors_recent += 1
-                self.last_error = f"{type(err).__name__}: {err}"
-                self.get_logger().error(f"frame failed: {self.last_error}", throttle_duration_sec=2.0)
+                last_error = f"{type(err).__name__}: {err}"
+                with self._counts_lock:
+                    self.errors_recent += 1
+                    self.last_error = last_error
+                self.get_logger().error(f"frame failed: {last_error}", throttle_duration_sec=2.0)
 
     def _process(self, msg) -> None:
         config, values, camera = self.config, self.values, self.camera
@@ -202,20 +229,27 @@ class DepthNode(Node):
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         timings["end_to_end"] = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self.latency.add_many(timings)
-        self.published += 1
+        with self._counts_lock:
+            self.published += 1
         self.output_rate.tick()
 
     # ---- diagnostics -----------------------------------------------------------------------
+    def _take_counts(self) -> dict[str, Any]:
+        """Snapshot of the counters, resetting the per-period ones, atomically."""
+        with self._counts_lock:
+            counts = {"published": self.published, "bad": self.bad, "bad_recent": self.bad_recent,
+                      "errors_recent": self.errors_recent, "last_error": self.last_error}
+            self.bad_recent = self.errors_recent = 0
+        return counts
+
     def _publish_diagnostics(self) -> None:
         h, w = self.pipeline.input_hw
         report = build_report(
             backend=self.runtime.backend, model=self.runtime.path, input_size=f"{h}x{w}", input_rate=self.input_rate.rate(),
-            output_rate=self.output_rate.rate(), received=self.input_rate.count, published=self.published,
-            dropped=self.mailbox.dropped, bad=self.bad, bad_recent=self.bad_recent, errors_recent=self.errors_recent,
-            last_error=self.last_error, have_camera_info=self.camera is not None, want_points=self.config.points,
+            output_rate=self.output_rate.rate(), received=self.input_rate.count, dropped=self.mailbox.dropped,
+            have_camera_info=self.camera is not None, want_points=self.config.points,
             latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
-            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started)
-        self.bad_recent = self.errors_recent = 0
+            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, **self._take_counts())
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
                                   message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values])
@@ -223,12 +257,27 @@ class DepthNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
 
-    def close(self) -> None:
-        """Stop and join the inference thread, then release the model (safe to call twice)."""
+    def close(self, join_timeout: float = 10.0) -> None:
+        """Stop and join the inference thread, then release the model (safe to call twice).
+
+        If the thread is still inside an inference after ``join_timeout`` the model is NOT
+        released (freeing it under a running inference can crash the process); the process is
+        exiting anyway, so it is left to the OS.
+        """
+        if self._closed:
+            return
         self._stop.set()
         self.mailbox.close()
-        if self._worker.is_alive() and self._worker is not threading.current_thread():
-            self._worker.join(timeout=10.0)
+        if self._worker is threading.current_thread():
+            self.get_logger().warning("close() called from the inference thread: model not released")
+            return
+        if self._worker.is_alive():
+            self._worker.join(timeout=join_timeout)
+        if self._worker.is_alive():
+            self.get_logger().warning(f"inference thread still running after {join_timeout:g} s: "
+                                      "not releasing the model under it")
+            return
+        self._closed = True
         self.runtime.close()
 
 

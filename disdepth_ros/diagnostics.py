@@ -112,7 +112,7 @@ def build_report(*, backend: str, model: str, input_size: str, input_rate: float
     if not have_camera_info:
         reasons.append("no camera_info received: depth only, no point cloud" if want_points else "no camera_info received")
     if bad_recent:
-        reasons.append(f"{bad_recent} bad image message(s) dropped")
+        reasons.append(f"{bad_recent} bad input message(s) dropped")
     if reasons and level == OK:
         level = WARN
     values = [("backend", backend), ("model", model), ("input size", input_size),

@@ -1,10 +1,11 @@
 """sensor_msgs <-> numpy without cv_bridge: zero-copy views in, one memcpy out.
 
-Incoming ``msg.data`` is an ``array.array('B')``; ``np.frombuffer`` views it and the row
-``step`` (drivers pad rows) is respected by slicing, so an rgb8 frame reaches preprocessing
-without a copy. Outgoing data is handed to rclpy as an ``array.array('B')`` filled with one
-``frombytes`` memcpy: the generated setters store an array.array as is, whereas ``bytes`` or
-a list is checked element by element in Python (tens of ms for a 640x480 cloud).
+Incoming ``msg.data`` is an ``array.array('B')``; ``np.frombuffer`` views it (already typed:
+uint8, uint16 or float32) and the row ``step`` (drivers pad rows) is respected by slicing, so
+an rgb8 frame reaches preprocessing without a copy. Outgoing data is handed to rclpy as an
+``array.array('B')`` filled with one ``frombytes`` memcpy: the generated setters store an
+array.array as is, whereas ``bytes`` or a list is checked element by element in Python (tens
+of ms for a 640x480 cloud).
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ def to_byte_array(arr: np.ndarray) -> array.array:
     return out
 
 
+def _pixel_rows(data, height: int, step: int, dtype: np.dtype, row_items: int, what: str) -> np.ndarray:
+    """``[height, row_items]`` view of ``data`` typed as ``dtype``, each row's padding skipped.
+
+    The typed view is built BEFORE the padding is sliced off: ``frombuffer`` of the whole
+    (contiguous) buffer, reshape by ``step // itemsize``, then slice. Viewing an already sliced
+    (non-contiguous) uint8 array as a wider dtype raises ValueError on numpy < 1.23 (Humble).
+    """
+    itemsize = dtype.itemsize
+    if step % itemsize:
+        raise BadMessageError(f"step {step} of a {what} image is not a multiple of its {itemsize}-byte channel size")
+    if step < row_items * itemsize:
+        raise BadMessageError(f"step {step} is shorter than a {what} row ({row_items * itemsize} bytes)")
+    if len(data) != height * step:
+        raise BadMessageError(f"data has {len(data)} bytes, expected height*step = {height}*{step} = {height * step}")
+    return np.frombuffer(data, dtype=dtype).reshape(height, step // itemsize)[:, :row_items]
+
+
 def image_view(msg: Image) -> np.ndarray:
     """``[H,W,C]`` view (uint8 or uint16) of an Image's pixels, row padding skipped, no copy."""
     if msg.encoding not in ENCODINGS:
@@ -49,15 +67,9 @@ def image_view(msg: Image) -> np.ndarray:
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise BadMessageError(f"zero-sized image {width}x{height}")
-    row_bytes = width * channels * size
-    if step < row_bytes:
-        raise BadMessageError(f"step {step} is shorter than a {msg.encoding} row of {width} pixels ({row_bytes} bytes)")
-    if len(msg.data) != height * step:
-        raise BadMessageError(f"data has {len(msg.data)} bytes, expected height*step = {height}*{step} = {height * step}")
-    raw = np.frombuffer(msg.data, dtype=np.uint8).reshape(height, step)[:, :row_bytes]
-    if size == 2:
-        raw = raw.view(np.dtype(">u2" if msg.is_bigendian else "<u2"))
-    return raw.reshape(height, width, channels)
+    dtype = np.dtype(np.uint8) if size == 1 else np.dtype(">u2" if msg.is_bigendian else "<u2")
+    rows = _pixel_rows(msg.data, height, step, dtype, width * channels, f"{width}-pixel {msg.encoding}")
+    return rows.reshape(height, width, channels)  # splits the contiguous last axis: still a view
 
 
 def image_to_rgb(msg: Image) -> np.ndarray:
@@ -111,8 +123,10 @@ def depth_to_image(depth: np.ndarray, header, encoding: str = "32FC1") -> Image:
 def image_to_depth(msg: Image) -> np.ndarray:
     """A 32FC1/16UC1 depth Image -> float32 metres with NaN invalid (for tests and tools)."""
     if msg.encoding == "32FC1":
-        raw = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.step)[:, :msg.width * 4]
-        return raw.view(np.dtype(">f4" if msg.is_bigendian else "<f4")).astype(np.float32)
+        if msg.height <= 0 or msg.width <= 0:
+            raise BadMessageError(f"zero-sized image {msg.width}x{msg.height}")
+        dtype = np.dtype(">f4" if msg.is_bigendian else "<f4")
+        return _pixel_rows(msg.data, int(msg.height), int(msg.step), dtype, int(msg.width), "32FC1").astype(np.float32)
     if msg.encoding in ("16UC1", "mono16"):
         mm = image_view(msg)[..., 0].astype(np.float32)
         mm[mm == 0] = np.nan

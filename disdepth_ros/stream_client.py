@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Callable, Optional
 
@@ -60,7 +61,12 @@ class NodeProcess:
         for src, dst in (remap or {}).items():
             cmd += ["-r", f"{src}:={dst}"]
         self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, env=ros_env(domain_id), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Logs go to temporary files, not pipes: nobody reads a pipe until stop(), and a node that
+        # logs more than the pipe buffer (64 KB) would block on its next write.
+        self._stdout = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        self._result: Optional[tuple[int, str, str]] = None
+        self.proc = subprocess.Popen(cmd, env=ros_env(domain_id), stdout=self._stdout, stderr=self._stderr, text=True)
         self.pid = self.proc.pid
 
     def rss_kb(self) -> int:
@@ -72,15 +78,26 @@ class NodeProcess:
         return 0
 
     def stop(self, timeout: float = 20.0) -> tuple[int, str, str]:
-        """SIGINT (like Ctrl-C), wait, and return (exit code, stdout, stderr); kill if stuck."""
+        """SIGINT (like Ctrl-C), wait, and return (exit code, stdout, stderr); kill if stuck.
+
+        Safe to call again: later calls return the first call's result.
+        """
+        if self._result is not None:
+            return self._result
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, err = self.proc.communicate()
-        return self.proc.returncode, out, err
+            self.proc.wait()
+        logs = []
+        for f in (self._stdout, self._stderr):
+            f.seek(0)
+            logs.append(f.read())
+            f.close()
+        self._result = (self.proc.returncode, logs[0], logs[1])
+        return self._result
 
 
 class CameraClient:

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--min-shape", help="HxW: smallest input of a dynamic engine")
     engine.add_argument("--opt-shape", help="HxW: input size the dynamic engine is tuned for")
     engine.add_argument("--max-shape", help="HxW: largest input of a dynamic engine")
+    engine.add_argument("--device", default="cuda", help="GPU to build on: cuda or cuda:N (default: cuda = GPU 0)")
 
 
 def _optional_hw(text: str | None) -> tuple[int, int] | None:
@@ -56,20 +57,26 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_logic import cuda_device_index
 
     if not args.onnx and not args.checkpoint:
         raise UserError("--format engine needs --onnx MODEL.onnx or --checkpoint CKPT")
+    try:
+        device_index = cuda_device_index(args.device)
+    except ValueError as err:
+        raise UserError(str(err)) from None
     options = EngineBuildOptions(precision=args.precision, calib_images=args.calib_images, calib_cache=args.calib_cache,
                                  dla_core=args.dla_core, workspace_mb=args.workspace_mb, timing_cache=args.timing_cache,
                                  min_shape=_optional_hw(args.min_shape), opt_shape=_optional_hw(args.opt_shape),
-                                 max_shape=_optional_hw(args.max_shape))
+                                 max_shape=_optional_hw(args.max_shape), device_index=device_index)
     options.validate()
     if args.onnx:
         build_engine(args.onnx, args.output, options)
         return 0
     # Export next to the engine so the sidecar's onnx_path stays valid for automatic rebuilds.
+    # Shape flags describe a dynamic engine, so they make the exported ONNX dynamic too.
     onnx_path = Path(args.output).with_suffix(".onnx")
-    dynamic = bool(args.dynamic or args.min_shape or args.max_shape)
+    dynamic = bool(args.dynamic or args.min_shape or args.opt_shape or args.max_shape)
     export_onnx(args.checkpoint, onnx_path, input_hw or options.opt_shape, dynamic=dynamic, opset=args.opset,
                 uint8_input=args.uint8_input, simplify=not args.no_simplify)
     build_engine(onnx_path, args.output, options)

@@ -48,7 +48,12 @@ def calibration_batches(paths: list[Path], metadata: ModelMetadata, input_hw: tu
 
 def make_entropy_calibrator(images: str | None, cache_file: str | None, metadata: ModelMetadata, input_hw: tuple[int, int],
                             max_images: int = 500, log: Callable[[str], None] = print) -> Any:
-    """An ``IInt8EntropyCalibrator2`` (the class is defined here because tensorrt loads lazily)."""
+    """An ``IInt8EntropyCalibrator2`` (the class is defined here because tensorrt loads lazily).
+
+    ``get_batch`` allocates and copies with pycuda, so it must run with a CUDA context current:
+    :func:`disdepth_core.export.tensorrt_build.build_engine` pushes one for the whole build and
+    calls ``free()`` before popping it.
+    """
     import pycuda.driver as cuda
     import tensorrt as trt
 
@@ -79,6 +84,12 @@ def make_entropy_calibrator(images: str | None, cache_file: str | None, metadata
             if self.count % 50 == 0:
                 log(f"  calibrated {self.count}/{len(self.paths)} images")
             return [int(self.device)]
+
+        def free(self) -> None:
+            """Release the batch buffer; the builder calls this while its CUDA context is still current."""
+            if self.device is not None:
+                self.device.free()
+                self.device = None
 
         def read_calibration_cache(self) -> bytes | None:
             if self.cache_file is not None and self.cache_file.is_file():

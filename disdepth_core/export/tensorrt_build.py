@@ -106,43 +106,64 @@ def full_shape(hw: tuple[int, int], layout: str) -> tuple[int, int, int, int]:
     return (1, height, width, 3) if layout == LAYOUT_NHWC_UINT8 else (1, 3, height, width)
 
 
-def profile_sizes(options: EngineBuildOptions, metadata: ModelMetadata) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
-    """(min, opt, max) HxW for a dynamic input; missing ones default to the exported size."""
-    default = (metadata.input_height, metadata.input_width)
-    opt = options.opt_shape or default
-    low, high = options.min_shape or opt, options.max_shape or opt
-    if not (low[0] <= opt[0] <= high[0] and low[1] <= opt[1] <= high[1]):
-        raise ValueError(f"optimisation profile needs min <= opt <= max, got {low}, {opt}, {high}")
-    return tuple(low), tuple(opt), tuple(high)  # type: ignore[return-value]
+def profile_sizes(options: EngineBuildOptions, metadata: ModelMetadata) -> tuple[HW, HW, HW]:
+    """(min, opt, max) HxW for a dynamic input; opt defaults to the exported size, min/max to opt."""
+    exported = (int(metadata.input_height), int(metadata.input_width))
+    opt = tuple(options.opt_shape or exported)
+    low, high = tuple(options.min_shape or opt), tuple(options.max_shape or opt)
+    opt_label = "--opt-shape" if options.opt_shape else "the exported size (default --opt-shape)"
+    check_profile_order([("--min-shape" if options.min_shape else "min", low), (opt_label, opt),
+                         ("--max-shape" if options.max_shape else "max", high)])
+    return low, opt, high  # type: ignore[return-value]
+
+
+@dataclass
+class BuildConfig:
+    """What :func:`configure` made. The calibrator is held here because TensorRT does not keep
+    the Python object alive, and its device buffer must be freed while the context is current."""
+
+    config: Any
+    timing_cache: Any = None
+    profile: tuple[HW, HW, HW] | None = None
+    calibrator: Any = None
+
+
+def network_is_dynamic(network: Any) -> bool:
+    return any(int(d) < 0 for d in network.get_input(0).shape)
 
 
 def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions, metadata: ModelMetadata,
-              log: Callable[[str], None] = print) -> tuple[Any, Any]:
-    """Create the builder config (precision, workspace, DLA, profile, timing cache, calibrator).
-
-    Returns ``(config, timing_cache)``; the cache is ``None`` when not requested.
-    """
+              log: Callable[[str], None] = print) -> BuildConfig:
+    """Create the builder config (precision, workspace, DLA, profile, timing cache, calibrator)."""
     config = builder.create_builder_config()
+    built = BuildConfig(config)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_mb) << 20)
     if options.precision in ("fp16", "int8"):
         if not getattr(builder, "platform_has_fast_fp16", True):
             log("warning: this GPU has no fast FP16; the engine may be slower than FP32")
         config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers TensorRT cannot quantise fall back to FP16
+    network_input = network.get_input(0)
+    given = [flag for flag, hw in options.shape_flags() if hw is not None]
     profile = None
-    if any(int(d) < 0 for d in network.get_input(0).shape):
-        low, opt, high = profile_sizes(options, metadata)
+    if network_is_dynamic(network):
+        low, opt, high = built.profile = profile_sizes(options, metadata)
         profile = builder.create_optimization_profile()
-        profile.set_shape(INPUT_NAME, full_shape(low, metadata.input_layout), full_shape(opt, metadata.input_layout),
+        profile.set_shape(network_input.name, full_shape(low, metadata.input_layout), full_shape(opt, metadata.input_layout),
                           full_shape(high, metadata.input_layout))
         config.add_optimization_profile(profile)
         log(f"dynamic input: profile min {low[0]}x{low[1]}, opt {opt[0]}x{opt[1]}, max {high[0]}x{high[1]}")
+    elif given:
+        raise ValueError(f"{', '.join(given)} only apply to a dynamic ONNX, but input {network_input.name!r} has the static "
+                         f"shape {tuple(int(d) for d in network_input.shape)}; drop them (the engine runs at the exported "
+                         "size) or export the ONNX with --dynamic")
     if options.precision == "int8":
         from .int8_calibrator import make_entropy_calibrator
 
         config.set_flag(trt.BuilderFlag.INT8)
-        calib_hw = profile_sizes(options, metadata)[1] if profile is not None else (metadata.input_height, metadata.input_width)
-        config.int8_calibrator = make_entropy_calibrator(options.calib_images, options.calib_cache, metadata, calib_hw,
-                                                         options.calib_max_images, log)
+        calib_hw = built.profile[1] if built.profile is not None else (metadata.input_height, metadata.input_width)
+        built.calibrator = make_entropy_calibrator(options.calib_images, options.calib_cache, metadata, calib_hw,
+                                                   options.calib_max_images, log)
+        config.int8_calibrator = built.calibrator
         if profile is not None:
             config.set_calibration_profile(profile)
     if options.dla_core is not None:
@@ -150,14 +171,79 @@ def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions,
         config.DLA_core = int(options.dla_core)
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
         log(f"DLA core {options.dla_core} with GPU fallback for unsupported layers")
-    timing_cache = None
     if options.timing_cache:
         cache_path = Path(options.timing_cache)
         blob = cache_path.read_bytes() if cache_path.is_file() else b""
-        timing_cache = config.create_timing_cache(blob)
-        config.set_timing_cache(timing_cache, False)
+        built.timing_cache = config.create_timing_cache(blob)
+        config.set_timing_cache(built.timing_cache, False)
         log(f"timing cache {cache_path} ({'loaded ' + str(len(blob)) + ' bytes' if blob else 'new'})")
-    return config, timing_cache
+    return built
+
+
+@contextmanager
+def cuda_context(device_index: int, required: bool) -> Iterator[None]:
+    """Keep GPU ``device_index``'s primary CUDA context current for the build.
+
+    INT8 calibration allocates and copies batches with pycuda, which needs a current context,
+    and nothing on the ``disdepth export`` path creates one (``pycuda.autoinit`` would also
+    pin GPU 0). The primary context is the one TensorRT itself uses, and retaining it nests
+    cleanly inside the runtime's own push when a stale engine is rebuilt at load time.
+    Without pycuda, FP32/FP16 builds still work (TensorRT manages CUDA itself); INT8 cannot.
+    """
+    try:
+        import pycuda.driver as cuda
+    except ImportError as err:
+        if required:
+            raise ValueError(f"INT8 calibration needs the pycuda package (pip install pycuda on the target device): {err}") from err
+        cuda = None
+    if cuda is None:
+        yield
+        return
+    try:
+        cuda.init()
+        ctx = cuda.Device(int(device_index)).retain_primary_context()
+    except Exception as err:  # noqa: BLE001 - pycuda raises cuda.Error subclasses (no driver, bad ordinal)
+        raise ValueError(f"cannot use CUDA device {device_index} to build the engine: {err}") from err
+    try:
+        ctx.push()
+        try:
+            yield
+        finally:
+            ctx.pop()
+    finally:
+        ctx.detach()
+
+
+def serialize_network(trt: Any, onnx_path: Path, options: EngineBuildOptions, metadata: ModelMetadata,
+                      log: Callable[[str], None]) -> tuple[bytes, bytes | None, tuple[HW, HW, HW] | None]:
+    """Parse and build; returns (engine bytes, timing-cache bytes or None, profile or None).
+
+    Runs inside :func:`cuda_context`: all TensorRT objects are locals and the calibrator's
+    device buffer is freed here, so nothing GPU-side outlives the pushed context.
+    """
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = network = parser = serialized = built = None
+    try:
+        builder = trt.Builder(logger)
+        network = builder.create_network(network_flags(trt))
+        parser = trt.OnnxParser(network, logger)
+        log(f"parsing {onnx_path} with TensorRT {trt.__version__}")
+        if not parser.parse(onnx_path.read_bytes()):
+            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+            raise ValueError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
+        built = configure(trt, builder, network, options, metadata, log)
+        log(f"building {options.precision} engine (workspace {options.workspace_mb} MB); this can take minutes on a Jetson")
+        serialized = builder.build_serialized_network(network, built.config)
+        if serialized is None:
+            raise ValueError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
+        timing = bytes(built.config.get_timing_cache().serialize()) if built.timing_cache is not None else None
+        return bytes(serialized), timing, built.profile
+    finally:
+        if built is not None and built.calibrator is not None:
+            built.calibrator.free()
+        # Drop every TensorRT object now (an exception's traceback would keep this frame alive
+        # past the context pop otherwise).
+        built = serialized = parser = network = builder = None
 
 
 def build_engine(onnx_path: str | Path, engine_path: str | Path, options: EngineBuildOptions | None = None,
@@ -174,36 +260,24 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, options: Engine
     from disdepth_core.models.checkpoint import file_sha256
 
     start = time.perf_counter()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(network_flags(trt))
-    parser = trt.OnnxParser(network, logger)
-    log(f"parsing {onnx_path} with TensorRT {trt.__version__}")
-    if not parser.parse(onnx_path.read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ValueError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
-    config, timing_cache = configure(trt, builder, network, options, metadata, log)
-    log(f"building {options.precision} engine (workspace {options.workspace_mb} MB); this can take minutes on a Jetson")
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise ValueError(f"TensorRT failed to build an engine from {onnx_path} (see the TensorRT log above)")
+    with cuda_context(options.device_index, required=options.precision == "int8"):
+        serialized, timing, profile = serialize_network(trt, onnx_path, options, metadata, log)
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = engine_path.with_name(f".{engine_path.name}.tmp")
     with open(tmp, "wb") as handle:
-        handle.write(bytes(serialized))
+        handle.write(serialized)
     os.replace(tmp, engine_path)
-    if timing_cache is not None and options.timing_cache:
-        Path(options.timing_cache).write_bytes(bytes(config.get_timing_cache().serialize()))
+    if timing is not None and options.timing_cache:
+        Path(options.timing_cache).write_bytes(timing)
     seconds = time.perf_counter() - start
-    dynamic = options.min_shape or options.max_shape
+    low, opt, high = (list(hw) for hw in profile) if profile is not None else (None, None, None)
     metadata.extra.update(
-        tensorrt_version=str(trt.__version__), precision=options.precision, gpu_name=current_gpu_name(),
-        onnx_sha256=file_sha256(onnx_path), onnx_path=str(onnx_path.resolve()), engine_sha256=file_sha256(engine_path),
-        engine_size=engine_path.stat().st_size, dla_core=options.dla_core, workspace_mb=options.workspace_mb,
+        tensorrt_version=str(trt.__version__), precision=options.precision,
+        gpu_name=current_gpu_name(options.device_index), onnx_sha256=file_sha256(onnx_path),
+        onnx_path=str(onnx_path.resolve()), engine_sha256=file_sha256(engine_path), engine_size=engine_path.stat().st_size,
+        dla_core=options.dla_core, workspace_mb=options.workspace_mb,
         calib_cache=str(Path(options.calib_cache).resolve()) if options.calib_cache else None,
-        min_shape=list(options.min_shape) if dynamic and options.min_shape else None,
-        opt_shape=list(options.opt_shape) if options.opt_shape else None,
-        max_shape=list(options.max_shape) if dynamic and options.max_shape else None, build_seconds=round(seconds, 1))
+        min_shape=low, opt_shape=opt, max_shape=high, build_seconds=round(seconds, 1))
     sidecar = write_sidecar(engine_path, metadata)
     log(f"wrote {engine_path} ({engine_path.stat().st_size / 1e6:.1f} MB) and {sidecar.name} in {seconds:.1f} s")
     return metadata

@@ -25,16 +25,39 @@ def backend_for_path(path: str | Path) -> str:
     raise ModelLoadError(f"cannot tell the backend of {path} from its extension {suffix!r}; known: {known}")
 
 
+def missing_model_error(path: str | Path, backend: str, options: dict[str, Any]) -> str | None:
+    """Why loading ``path`` cannot start, or ``None``.
+
+    A missing TensorRT engine is fine when an existing ``onnx_path=`` is given: the backend
+    builds the engine from it (first run on a fresh device). Every other missing file is an
+    error here, before any backend import.
+    """
+    path = Path(path)
+    if path.is_file():
+        return None
+    onnx_path = options.get("onnx_path")
+    try:
+        name = backend_for_path(path) if backend == "auto" else backend
+    except ModelLoadError:
+        name = None
+    if name == "tensorrt" and onnx_path:
+        if Path(onnx_path).is_file():
+            return None
+        return f"model file not found: {path}, and its onnx_path {onnx_path} to build it from does not exist either"
+    return f"model file not found: {path}"
+
+
 def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", **options: Any) -> DepthRuntime:
     """Load ``path`` with the named backend (or the one matching its extension).
 
     ``options`` go to the backend (e.g. ``half=True`` for torch, ``providers=[...]`` for ONNX
-    Runtime, ``onnx_path=...`` for TensorRT rebuilds). Errors are :class:`ModelLoadError`
-    naming the file and the reason.
+    Runtime, ``onnx_path=...`` for TensorRT rebuilds, which also builds a missing engine).
+    Errors are :class:`ModelLoadError` naming the file and the reason.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"model file not found: {path}")
+    problem = missing_model_error(path, backend, options)
+    if problem:
+        raise ModelLoadError(problem)
     name = backend_for_path(path) if backend == "auto" else backend
     if name not in BACKENDS:
         raise ModelLoadError(f"unknown backend {backend!r}; available: auto, {', '.join(BACKENDS)}")

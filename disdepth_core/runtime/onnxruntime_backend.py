@@ -3,17 +3,23 @@
 The ONNX must carry DisDepth metadata (``disdepth export`` writes it): without it the runtime
 cannot know the depth range, layout or normalisation, and silently guessing them gives wrong
 metres. ``allow_foreign=True`` opts out for experiments. onnxruntime is imported lazily.
+
+The TensorRT and CUDA execution providers get explicit options: the GPU from ``device="cuda:N"``
+and, for TensorRT, an engine cache (next to the model, else ``~/.cache/disdepth/trt``) plus FP16.
+Without the cache ORT rebuilds TensorRT engines at every start, which takes minutes on a Jetson.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
 from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+from .tensorrt_logic import cuda_device_index
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 INPUT_NAME = "image"
@@ -30,6 +36,39 @@ def choose_providers(available: list[str], device: str = "auto", explicit: list[
     if device.startswith("cuda") and not any(p in chosen for p in PROVIDER_PREFERENCE[:2]):
         raise ModelLoadError(f"device {device!r} requested but ONNX Runtime has no GPU provider (available: {', '.join(available)})")
     return chosen or ["CPUExecutionProvider"]
+
+
+def engine_cache_dir(model_path: str | Path, override: str | Path | None = None) -> Path:
+    """Where the TensorRT provider caches engines: ``override``, else ``<model>.trt_cache`` next
+    to the model (it stays with the model it belongs to), else ``~/.cache/disdepth/trt/<stem>``
+    when the model's folder is read-only (e.g. a ROS install space)."""
+    if override:
+        return Path(override).expanduser()
+    model_path = Path(model_path).expanduser().absolute()
+    if os.access(model_path.parent, os.W_OK):
+        return model_path.with_name(f"{model_path.stem}.trt_cache")
+    return Path("~/.cache/disdepth/trt").expanduser() / model_path.stem
+
+
+def provider_options(providers: list[Any], device: str, model_path: str | Path, fp16: bool = True,
+                     cache_dir: str | Path | None = None) -> list[Any]:
+    """Attach options to plain ``TensorrtExecutionProvider``/``CUDAExecutionProvider`` names.
+
+    ``(name, options)`` tuples from the caller are kept as given; other names pass unchanged.
+    Raises ``ValueError`` for a device that is not ``auto``/``cuda``/``cuda:N``/``cpu``.
+    """
+    device_id = 0 if device == "cpu" else cuda_device_index(device)
+    configured: list[Any] = []
+    for provider in providers:
+        if provider == "TensorrtExecutionProvider":
+            configured.append((provider, {"device_id": device_id, "trt_engine_cache_enable": True,
+                                          "trt_engine_cache_path": str(engine_cache_dir(model_path, cache_dir)),
+                                          "trt_fp16_enable": bool(fp16)}))
+        elif provider == "CUDAExecutionProvider":
+            configured.append((provider, {"device_id": device_id}))
+        else:
+            configured.append(provider)
+    return configured
 
 
 def _dim(value: Any) -> int:
@@ -56,7 +95,7 @@ class OnnxRuntime(DepthRuntime):
     backend = "onnxruntime"
 
     def __init__(self, path: str, device: str = "auto", providers: list[Any] | None = None, threads: int = 0,
-                 allow_foreign: bool = False, **_: Any) -> None:
+                 allow_foreign: bool = False, fp16: bool = True, trt_cache_dir: str | None = None, **_: Any) -> None:
         try:
             import onnxruntime as ort
         except ImportError as err:
@@ -65,7 +104,12 @@ class OnnxRuntime(DepthRuntime):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = int(threads)
-        chosen = choose_providers(ort.get_available_providers(), device, providers)
+        try:
+            chosen = provider_options(choose_providers(ort.get_available_providers(), device, providers), device, path,
+                                      fp16, trt_cache_dir)
+        except ValueError as err:
+            raise ModelLoadError(f"cannot load ONNX model {path}: {err}") from err
+        self.trt_cache = self._make_cache_dir(chosen)
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
         except Exception as err:  # noqa: BLE001 - ORT raises its own exception zoo for bad files
@@ -85,6 +129,20 @@ class OnnxRuntime(DepthRuntime):
         self.threads = options.intra_op_num_threads or os.cpu_count() or 1
         self._input_name, self._output_name = inputs[0].name, outputs[0].name
         super().__init__(path, metadata, InputSpec(height, width, metadata.input_layout, max_batch))
+
+    @staticmethod
+    def _make_cache_dir(providers: list[Any]) -> str | None:
+        """Create the TensorRT engine cache folder up front (older ORT releases do not)."""
+        for provider in providers:
+            if isinstance(provider, tuple) and provider[0] == "TensorrtExecutionProvider":
+                folder = provider[1].get("trt_engine_cache_path")
+                if folder:
+                    try:
+                        Path(folder).mkdir(parents=True, exist_ok=True)
+                    except OSError:
+                        pass  # ORT reports it if it cannot write there either
+                return str(folder) if folder else None
+        return None
 
     @staticmethod
     def _read_metadata(path: str, props: dict[str, str], allow_foreign: bool) -> ModelMetadata:
@@ -108,6 +166,8 @@ class OnnxRuntime(DepthRuntime):
         info = super().describe()
         info.update(providers=self.session.get_providers(), onnxruntime=self._ort.__version__, threads=self.threads,
                     device="gpu" if self.session.get_providers()[0] != "CPUExecutionProvider" else "cpu")
+        if self.trt_cache and "TensorrtExecutionProvider" in self.session.get_providers():
+            info.update(trt_engine_cache=self.trt_cache)
         return info
 
     def close(self) -> None:

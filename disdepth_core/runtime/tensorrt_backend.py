@@ -5,6 +5,10 @@ named tensors + ``execute_async_v3``). Host buffers are pinned so the copies are
 buffers are reallocated only when a dynamic input shape changes. Before deserialising, the
 JSON sidecar is checked (TensorRT version, GPU, file hash): a stale or foreign engine is
 rebuilt from its ONNX when one is known, otherwise refused with the exact reason.
+
+The GPU is ``device="cuda:N"`` (or ``device_index=N``); its primary CUDA context is retained
+once and pushed around every load, inference and teardown, so the runtime works from any
+thread and never relies on whatever context happens to be current.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError, RuntimeInputError
 from .metadata import LAYOUT_NHWC_UINT8
-from .tensorrt_logic import (buffer_nbytes, current_gpu_name, engine_rebuild_reason, profile_violation, spec_dims,
-                             uses_named_tensor_api)
+from .tensorrt_logic import (buffer_nbytes, cuda_device_index, current_gpu_name, engine_rebuild_reason, profile_violation,
+                             spec_dims, uses_named_tensor_api)
 
 
 class _Binding:
@@ -38,50 +42,81 @@ class TensorRTRuntime(DepthRuntime):
         if device == "cpu":
             raise ModelLoadError(f"TensorRT engines run on a GPU; cannot load {path} with device='cpu'")
         try:
+            self.device_index = cuda_device_index(device, device_index)
+        except ValueError as err:
+            raise ModelLoadError(f"cannot load TensorRT engine {path}: {err}") from err
+        try:
             import pycuda.driver as cuda
             import tensorrt as trt
         except ImportError as err:
             raise ModelLoadError(f"TensorRT backend needs the tensorrt and pycuda packages to load {path}: {err}") from err
-        from disdepth_core.export.artifact_metadata import read_sidecar
 
         self._trt, self._cuda, self._log = trt, cuda, log
-        cuda.init()
-        self._ctx = cuda.Device(device_index).retain_primary_context()
-        self._ctx.push()
+        self._bindings: list[_Binding] = []
+        self.context: Any = None
+        self.engine: Any = None
+        self.stream: Any = None
+        self._runtime: Any = None
         try:
-            self.gpu_name = current_gpu_name(device_index)
-            metadata = read_sidecar(path)
-            reason = engine_rebuild_reason(metadata, trt.__version__, self.gpu_name, path)
-            if reason:
-                metadata = self._rebuild(path, reason, metadata, onnx_path, rebuild)
-            self._named = uses_named_tensor_api(trt.__version__)
-            self._logger = trt.Logger(trt.Logger.WARNING)
-            self._runtime = trt.Runtime(self._logger)
-            self.engine = self._runtime.deserialize_cuda_engine(Path(path).read_bytes())
-            if self.engine is None:
-                raise ModelLoadError(f"TensorRT could not deserialize {path} (see the TensorRT log above)")
-            self.context = self.engine.create_execution_context()
-            self.stream = cuda.Stream()
-            self._bindings = self._collect_bindings()
-            inputs = [b for b in self._bindings if b.is_input]
-            outputs = [b for b in self._bindings if not b.is_input]
-            if len(inputs) != 1 or len(outputs) != 1:
-                raise ModelLoadError(f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; a DisDepth engine has 1 and 1")
-            self._input, self._output = inputs[0], outputs[0]
-            self._profile = self._profile_shapes()
-        finally:
-            self._ctx.pop()
+            cuda.init()
+            ctx = cuda.Device(self.device_index).retain_primary_context()
+        except Exception as err:  # noqa: BLE001 - pycuda raises cuda.Error subclasses (no driver, bad ordinal)
+            raise ModelLoadError(f"cannot open CUDA device {self.device_index} for {path}: {err}") from err
+        self._ctx: Any = ctx
+        try:
+            ctx.push()
+            try:
+                metadata = self._load(path, onnx_path, rebuild)
+            except BaseException:
+                self._release_gpu_objects()  # while the context is still current
+                raise
+            finally:
+                ctx.pop()
+        except BaseException:
+            self._ctx = None  # a failed load must not keep the primary context retained
+            ctx.detach()
+            raise
         uint8 = metadata.input_layout == LAYOUT_NHWC_UINT8
         height, width = spec_dims(self._input.shape, uint8)
         super().__init__(path, metadata, InputSpec(height, width, metadata.input_layout, max(int(self._input.shape[0]), 1)))
 
     # -- construction -------------------------------------------------------------------------
+    def _load(self, path: str, onnx_path: str | None, rebuild: bool) -> Any:
+        """Verify (or rebuild) and deserialize the engine and make its execution context; runs with the CUDA context pushed."""
+        from disdepth_core.export.artifact_metadata import read_sidecar
+
+        trt = self._trt
+        self.gpu_name = current_gpu_name(self.device_index)
+        metadata = read_sidecar(path)
+        reason = engine_rebuild_reason(metadata, trt.__version__, self.gpu_name, path)
+        if reason:
+            metadata = self._rebuild(path, reason, metadata, onnx_path, rebuild)
+        self._named = uses_named_tensor_api(trt.__version__)
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._logger)
+        self.engine = self._runtime.deserialize_cuda_engine(Path(path).read_bytes())
+        if self.engine is None:
+            raise ModelLoadError(f"TensorRT could not deserialize {path} (see the TensorRT log above)")
+        self.context = self.engine.create_execution_context()
+        self.stream = self._cuda.Stream()
+        self._bindings = self._collect_bindings()
+        inputs = [b for b in self._bindings if b.is_input]
+        outputs = [b for b in self._bindings if not b.is_input]
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelLoadError(f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; a DisDepth engine has 1 and 1")
+        self._input, self._output = inputs[0], outputs[0]
+        self._profile = self._profile_shapes()
+        return metadata
+
     def _rebuild(self, path: str, reason: str, metadata: Any, onnx_path: str | None, rebuild: bool) -> Any:
         """Rebuild from the ONNX (option or sidecar) with the recorded settings, else refuse."""
         recorded = (metadata.extra.get("onnx_path") if metadata is not None else None) or None
         source = onnx_path or recorded
         if not rebuild or not source or not Path(source).is_file():
-            hint = f"the recorded ONNX {source} does not exist" if source else "no ONNX is known (pass onnx_path=...)"
+            if not rebuild:
+                hint = "automatic rebuilds are off (rebuild=False)"
+            else:
+                hint = f"the ONNX {source} does not exist" if source else "no ONNX is known (pass onnx_path=...)"
             raise ModelLoadError(f"cannot use TensorRT engine {path}: {reason}; {hint}; rebuild it on this machine with "
                                  f"`disdepth export --format engine --onnx MODEL.onnx --output {path}`")
         from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
@@ -89,6 +124,7 @@ class TensorRTRuntime(DepthRuntime):
         self._log(f"rebuilding TensorRT engine {path}: {reason}")
         extra = metadata.extra if metadata is not None else {}
         options = EngineBuildOptions(precision=str(extra.get("precision", "fp16")), dla_core=extra.get("dla_core"),
+                                     device_index=self.device_index,
                                      calib_cache=extra.get("calib_cache"), workspace_mb=int(extra.get("workspace_mb", 1024)),
                                      min_shape=extra.get("min_shape"), opt_shape=extra.get("opt_shape"),
                                      max_shape=extra.get("max_shape"))
@@ -149,6 +185,8 @@ class TensorRTRuntime(DepthRuntime):
         cuda = self._cuda
         if images.dtype != self._input.dtype:
             raise RuntimeInputError(f"tensorrt runtime ({self.path}): engine input is {self._input.dtype}, got {images.dtype}")
+        if self._ctx is None:
+            raise RuntimeError(f"tensorrt runtime ({self.path}) is closed")
         self._ctx.push()
         try:
             if tuple(images.shape) != self._input.shape or self._input.host is None:
@@ -177,12 +215,30 @@ class TensorRTRuntime(DepthRuntime):
                     api="named tensors (v3)" if self._named else "bindings (v2)", dla_core=extra.get("dla_core"))
         return info
 
-    def close(self) -> None:
-        for binding in getattr(self, "_bindings", []):
+    def _release_gpu_objects(self) -> None:
+        """Free device buffers and drop pinned buffers, stream, context, engine, runtime (in that
+        order: a context must die before its engine). Callers hold the CUDA context current."""
+        for binding in self._bindings:
             if binding.device is not None:
                 binding.device.free()
-                binding.device = None
-        self.context = self.engine = None  # type: ignore[assignment]
+            binding.device = binding.host = None
+            binding.nbytes = 0
+        self.stream = self.context = self.engine = self._runtime = None
+
+    def close(self) -> None:
+        """Release GPU memory inside the CUDA context, then the retained context; safe to call twice.
+
+        Freeing device memory or destroying TensorRT objects with no current context fails or
+        leaks, so the primary context is pushed around the teardown and detached only after.
+        """
         ctx, self._ctx = getattr(self, "_ctx", None), None
-        if ctx is not None:
+        if ctx is None:
+            return
+        try:
+            ctx.push()
+            try:
+                self._release_gpu_objects()
+            finally:
+                ctx.pop()
+        finally:
             ctx.detach()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from disdepth_core.runtime import ModelLoadError, RuntimeInputError, load_runtime
-from disdepth_core.runtime.onnxruntime_backend import choose_providers
+from disdepth_core.runtime.onnxruntime_backend import choose_providers, engine_cache_dir, provider_options
 from tests.export.trt_fakes import tiny_disdepth_onnx
 
 
@@ -18,6 +18,51 @@ def test_provider_order_device_and_explicit():
     assert choose_providers(["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     with pytest.raises(ModelLoadError, match="no GPU provider"):
         choose_providers(["CPUExecutionProvider"], device="cuda")
+
+
+def test_gpu_provider_options(tmp_path, monkeypatch):
+    """TensorRT gets an engine cache, FP16 and the GPU of ``cuda:N``; CUDA gets the GPU; tuples are kept."""
+    model = tmp_path / "m.onnx"
+    names = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    trt = {"device_id": 1, "trt_engine_cache_enable": True, "trt_engine_cache_path": str(tmp_path / "m.trt_cache"),
+           "trt_fp16_enable": True}
+    assert provider_options(names, "cuda:1", model) == [("TensorrtExecutionProvider", trt),
+                                                        ("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    options = dict(provider_options(names[:2], "auto", model, fp16=False, cache_dir=tmp_path / "c"))
+    assert options["TensorrtExecutionProvider"]["trt_fp16_enable"] is False and options["CUDAExecutionProvider"] == {"device_id": 0}
+    assert options["TensorrtExecutionProvider"]["trt_engine_cache_path"] == str(tmp_path / "c")
+    mine = ("CUDAExecutionProvider", {"device_id": 3})
+    assert provider_options([mine, "CPUExecutionProvider"], "cuda", model) == [mine, "CPUExecutionProvider"]
+    assert provider_options(["CPUExecutionProvider"], "cpu", model) == ["CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="'cuda:x' is not a CUDA device"):
+        provider_options(names, "cuda:x", model)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr("os.access", lambda path, mode: False)  # read-only model folder (e.g. a ROS install space)
+    assert engine_cache_dir(model) == tmp_path / "home" / ".cache" / "disdepth" / "trt" / "m"
+
+
+def test_session_gets_provider_options(tmp_path, monkeypatch):
+    """The session is created with the configured providers; the TensorRT cache folder is made up front."""
+    import onnxruntime as ort
+
+    path = tmp_path / "tiny.onnx"
+    tiny_disdepth_onnx(path)
+    seen = []
+    real = ort.InferenceSession
+
+    def session(model, sess_options=None, providers=None):
+        seen.append(providers)
+        return real(model, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["TensorrtExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    runtime = load_runtime(path, device="cuda:2", fp16=False)
+    assert seen[0][0] == ("TensorrtExecutionProvider", {"device_id": 2, "trt_engine_cache_enable": True,
+                                                        "trt_engine_cache_path": str(tmp_path / "tiny.trt_cache"),
+                                                        "trt_fp16_enable": False})
+    assert (tmp_path / "tiny.trt_cache").is_dir() and runtime.trt_cache == str(tmp_path / "tiny.trt_cache")
+    with pytest.raises(ModelLoadError, match="'gpu:one' is not a CUDA device"):
+        load_runtime(path, device="gpu:one")
 
 
 def test_runs_and_describes(tmp_path):

@@ -101,7 +101,58 @@ def test_runtime_static_engine_both_apis(monkeypatch, tmp_path, version):
     with pytest.raises(RuntimeInputError, match="dtype float32"):
         runtime.infer(batch.astype(np.float16))
     runtime.close()
-    assert ("detach",) in cuda.calls
+    assert_released(cuda)
+    assert [c[0] for c in cuda.calls[-5:]] == ["push", "free", "free", "pop", "detach"]  # freed inside the context
+    assert runtime.context is None and runtime.engine is None and runtime.stream is None
+    calls = len(cuda.calls)
+    runtime.close()  # idempotent: no second pop/detach
+    assert len(cuda.calls) == calls
+    with pytest.raises(RuntimeError, match="is closed"):
+        runtime.infer(batch)
+
+
+def assert_released(cuda) -> None:
+    """No context left pushed, no primary context retained, no device memory left allocated."""
+    assert cuda.stack == [] and all(count == 0 for count in cuda.retained.values()) and cuda.memory == {}
+
+
+def test_fake_cuda_needs_a_pushed_context():
+    """The fake pycuda refuses memory operations without a pushed context, like the real driver."""
+    cuda = trt_fakes.make_fake_cuda()
+    with pytest.raises(cuda.LogicError, match="no currently active context"):
+        cuda.mem_alloc(16)
+    ctx = cuda.Device(0).retain_primary_context()
+    ctx.push()
+    buffer = cuda.mem_alloc(16)
+    ctx.pop()
+    with pytest.raises(cuda.LogicError, match="cuMemFree"):
+        buffer.free()
+    ctx.detach()
+    with pytest.raises(cuda.LogicError, match="not retained"):
+        ctx.detach()
+    with pytest.raises(cuda.LogicError, match="invalid device ordinal"):
+        cuda.Device(5)
+
+
+def test_runtime_device_index_and_failed_load_releases_context(monkeypatch, tmp_path):
+    """``device="cuda:N"`` selects GPU N; a failed load pops and detaches its context (fakes: no CUDA here)."""
+    trt, cuda = fakes(monkeypatch, TRT10)
+    engine = tmp_path / "m.engine"
+    write_engine(engine)
+    runtime = load_runtime(engine, device="cuda:1")
+    assert ("retain", 1) in cuda.calls and ("name", 1) in cuda.calls and ("retain", 0) not in cuda.calls
+    assert runtime.device_index == 1 and runtime.infer(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
+    assert ("push", 1) in cuda.calls and ("push", 0) not in cuda.calls
+    runtime.close()
+    assert_released(cuda)
+    with pytest.raises(ModelLoadError, match="cannot open CUDA device 7 .*invalid device ordinal"):
+        load_runtime(engine, device="cuda:7")
+    with pytest.raises(ModelLoadError, match="'tpu' is not a CUDA device"):
+        load_runtime(engine, device="tpu")
+    monkeypatch.setattr(trt.Runtime, "deserialize_cuda_engine", lambda self, data: None)
+    with pytest.raises(ModelLoadError, match="could not deserialize"):
+        load_runtime(engine)
+    assert_released(cuda)
 
 
 def test_runtime_dynamic_engine_reallocates_and_checks_profile(monkeypatch, tmp_path):
@@ -121,12 +172,13 @@ def test_runtime_dynamic_engine_reallocates_and_checks_profile(monkeypatch, tmp_
 
 def test_stale_engine_refused_with_reason_or_rebuilt(monkeypatch, tmp_path):
     """A foreign engine is never deserialised: refused with the reason, or rebuilt from ONNX (fakes: no TensorRT here)."""
-    trt, _ = fakes(monkeypatch, TRT10)
+    trt, cuda = fakes(monkeypatch, TRT10)
     engine = tmp_path / "m.engine"
     write_engine(engine, version=TRT86)
     with pytest.raises(ModelLoadError, match=r"built with TensorRT 8\.6\.2\.3, this machine has TensorRT 10\.3\.0\.26; no ONNX"):
         load_runtime(engine)
     assert not trt.record.find("deserialize")
+    assert_released(cuda)
     onnx_path = tmp_path / "m.onnx"
     trt_fakes.tiny_disdepth_onnx(onnx_path)
     messages = []
@@ -174,39 +226,85 @@ def test_builder_flags_and_config(monkeypatch, tmp_path, version, flags):
     assert sidecar["architecture"] == "tiny" and meta.extra["dla_core"] == 1
 
 
-def test_builder_dynamic_profile_and_int8_calibration(monkeypatch, tmp_path):
-    """Dynamic profile shapes and INT8 calibration from images with a reused cache (fakes: no TensorRT/CUDA here)."""
+def calib_folder(tmp_path, count: int = 3):
     import cv2
 
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
-
-    trt, cuda = fakes(monkeypatch, TRT10, network_shape=(1, 3, -1, -1))
-    onnx_path = tmp_path / "d.onnx"
-    trt_fakes.tiny_disdepth_onnx(onnx_path, dynamic=True)
     images = tmp_path / "calib"
     images.mkdir()
-    for index in range(3):
+    for index in range(count):
         cv2.imwrite(str(images / f"{index}.png"), np.full((40, 50, 3), index * 40, np.uint8))
     (images / "notes.txt").write_text("ignored")
-    options = EngineBuildOptions(precision="int8", calib_images=str(images), calib_cache=str(tmp_path / "calib.cache"),
-                                 min_shape=(32, 32), opt_shape=(64, 96), max_shape=(128, 160))
-    build_engine(onnx_path, tmp_path / "d.engine", options, log=lambda _m: None)
+    return images
+
+
+def test_builder_dynamic_profile_and_int8_calibration(monkeypatch, tmp_path):
+    """Dynamic profile on the network's own input name, INT8 calibration inside a pushed CUDA context,
+    the calibrator's buffer freed before the pop, and a reused cache (fakes: no TensorRT/CUDA here)."""
+    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+
+    trt, cuda = fakes(monkeypatch, TRT10, network_shape=(1, 3, -1, -1), input_name="pixels")
+    onnx_path = tmp_path / "d.onnx"
+    trt_fakes.tiny_disdepth_onnx(onnx_path, dynamic=True)
+    options = EngineBuildOptions(precision="int8", calib_images=str(calib_folder(tmp_path)),
+                                 calib_cache=str(tmp_path / "calib.cache"), min_shape=(32, 32), opt_shape=(64, 96),
+                                 max_shape=(128, 160), device_index=1)
+    meta = build_engine(onnx_path, tmp_path / "d.engine", options, log=lambda _m: None)
     rec = trt.record
-    assert ("profile_set_shape", "image", (1, 3, 32, 32), (1, 3, 64, 96), (1, 3, 128, 160)) in rec.calls
+    assert ("profile_set_shape", "pixels", (1, 3, 32, 32), (1, 3, 64, 96), (1, 3, 128, 160)) in rec.calls
     assert ("set_flag", "INT8") in rec.calls and rec.find("set_calibration_profile")
+    fed = [c[1].view(np.float32).reshape(1, 3, 64, 96) for c in rec.find("calibration_batch")]
+    assert len(fed) == 3  # one batch per image, at the opt size; notes.txt skipped
+    assert np.allclose(fed[0][0, 0], (0 / 255 - 0.485) / 0.229, atol=1e-5)  # shared preprocess_rgb normalisation
+    assert (tmp_path / "calib.cache").read_bytes() == b"calib-table"
     calibrator = [c[2] for c in rec.calls if c[:2] == ("config_set", "int8_calibrator")][0]
-    assert calibrator.get_batch_size() == 1 and calibrator.read_calibration_cache() is None
-    first = calibrator.get_batch(["image"])
-    fed = cuda.memory[first[0]].view(np.float32).reshape(1, 3, 64, 96)
-    assert np.allclose(fed[0, 0], (0 / 255 - 0.485) / 0.229, atol=1e-5)  # shared preprocess_rgb normalisation
-    rest = [calibrator.get_batch(["image"]) for _ in range(3)]
-    assert rest[0] is not None and rest[1] is not None and rest[2] is None
-    calibrator.write_calibration_cache(b"calib-table")
+    assert calibrator.device is None and calibrator.get_batch_size() == 1
+    names = [c[0] for c in cuda.calls if c[0] in ("retain", "push", "mem_alloc", "free", "pop", "detach")]
+    assert names == ["retain", "push", "mem_alloc", "free", "pop", "detach"] and ("retain", 1) in cuda.calls
+    assert_released(cuda)
+    assert (meta.extra["min_shape"], meta.extra["opt_shape"], meta.extra["max_shape"]) == ([32, 32], [64, 96], [128, 160])
     rebuilt = EngineBuildOptions(precision="int8", calib_cache=str(tmp_path / "calib.cache"), opt_shape=(64, 96))
     rebuilt.validate()  # an existing cache is enough: no images needed
     build_engine(onnx_path, tmp_path / "d2.engine", rebuilt, log=lambda _m: None)
     second = [c[2] for c in rec.calls if c[:2] == ("config_set", "int8_calibrator")][-1]
-    assert second.read_calibration_cache() == b"calib-table" and second.paths == []
+    assert second.paths == [] and len(rec.find("calibration_batch")) == 3  # cache read, no image calibrated
+    assert_released(cuda)
+
+
+def test_int8_build_fails_without_a_pushed_context(monkeypatch, tmp_path):
+    """Guard for the fakes themselves: with the context push removed, INT8 calibration fails as on a real GPU."""
+    from contextlib import nullcontext
+
+    from disdepth_core.export import tensorrt_build
+    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+
+    trt, cuda = fakes(monkeypatch, TRT10)
+    onnx_path = tmp_path / "m.onnx"
+    trt_fakes.tiny_disdepth_onnx(onnx_path)
+    monkeypatch.setattr(tensorrt_build, "cuda_context", lambda *a, **k: nullcontext())
+    options = EngineBuildOptions(precision="int8", calib_images=str(calib_folder(tmp_path)))
+    with pytest.raises(cuda.LogicError, match="no currently active context"):
+        build_engine(onnx_path, tmp_path / "m.engine", options, log=lambda _m: None)
+
+
+def test_builder_profile_shape_errors(monkeypatch, tmp_path):
+    """Shape flags on a static ONNX and min > opt > max are clear errors, not ignored (fakes: no TensorRT here)."""
+    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+
+    trt, cuda = fakes(monkeypatch, TRT10)
+    onnx_path = tmp_path / "m.onnx"
+    trt_fakes.tiny_disdepth_onnx(onnx_path)
+    with pytest.raises(ValueError, match=r"--min-shape, --max-shape only apply to a dynamic ONNX.*static shape \(1, 3, 64, 96\)"):
+        build_engine(onnx_path, tmp_path / "m.engine", EngineBuildOptions(min_shape=(32, 32), max_shape=(64, 96)),
+                     log=lambda _m: None)
+    assert not trt.record.find("build_serialized_network") and not (tmp_path / "m.engine").exists()
+    assert_released(cuda)
+    with pytest.raises(ValueError, match="--min-shape 64x128 is larger than --opt-shape 64x96 in width"):
+        EngineBuildOptions(min_shape=(64, 128), opt_shape=(64, 96)).validate()
+    with pytest.raises(ValueError, match="--opt-shape 96x96 is larger than --max-shape 64x128 in height"):
+        EngineBuildOptions(opt_shape=(96, 96), max_shape=(64, 128)).validate()
+    dynamic_trt, _ = fakes(monkeypatch, TRT10, network_shape=(1, 3, -1, -1))
+    with pytest.raises(ValueError, match=r"--min-shape 80x80 is larger than the exported size \(default --opt-shape\) 64x96"):
+        build_engine(onnx_path, tmp_path / "m.engine", EngineBuildOptions(min_shape=(80, 80)), log=lambda _m: None)
 
 
 def test_builder_rejects_bad_options_and_foreign_onnx(monkeypatch, tmp_path):
@@ -246,3 +344,47 @@ def test_cli_engine_export(monkeypatch, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["export", "--format", "engine", "--onnx", str(tmp_path / "nope.onnx"), "--output", str(out)]) == 2
     assert "ONNX model not found" in capsys.readouterr().err
+
+
+def test_cli_int8_engine_on_a_chosen_gpu(monkeypatch, tmp_path, capsys):
+    """``--precision int8 --device cuda:1`` calibrates inside GPU 1's context; shape flags on a static ONNX exit 2 (fakes)."""
+    from disdepth_core.cli import main
+
+    trt, cuda = fakes(monkeypatch, TRT10)
+    onnx_path = tmp_path / "m.onnx"
+    trt_fakes.tiny_disdepth_onnx(onnx_path)
+    out = tmp_path / "m.engine"
+    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(out), "--precision", "int8",
+                 "--calib-images", str(calib_folder(tmp_path)), "--device", "cuda:1"]) == 0
+    assert len(trt.record.find("calibration_batch")) == 3 and ("push", 1) in cuda.calls and ("push", 0) not in cuda.calls
+    assert_released(cuda)
+    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(out), "--opt-shape", "64x96"]) == 2
+    assert "--opt-shape only apply to a dynamic ONNX" in capsys.readouterr().err
+    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(out), "--device", "cpu"]) == 2
+    assert "'cpu' is not a CUDA device" in capsys.readouterr().err
+
+
+def test_missing_engine_is_built_from_onnx_path(monkeypatch, tmp_path):
+    """A missing engine plus an existing ``onnx_path=`` is built by the backend; otherwise a clear error (fakes)."""
+    from disdepth_core.runtime.loader import missing_model_error
+
+    trt, cuda = fakes(monkeypatch, TRT10)
+    engine, onnx_path = tmp_path / "new.engine", tmp_path / "m.onnx"
+    with pytest.raises(ModelLoadError, match=r"model file not found: .*new\.engine$"):
+        load_runtime(engine)
+    with pytest.raises(ModelLoadError, match=r"its onnx_path .*m\.onnx to build it from does not exist"):
+        load_runtime(engine, onnx_path=str(onnx_path))
+    trt_fakes.tiny_disdepth_onnx(onnx_path)
+    assert missing_model_error(engine, "auto", {"onnx_path": str(onnx_path)}) is None
+    assert missing_model_error(tmp_path / "x.bin", "tensorrt", {"onnx_path": str(onnx_path)}) is None
+    assert missing_model_error(tmp_path / "x.onnx", "auto", {"onnx_path": str(onnx_path)}).startswith("model file not found")
+    assert missing_model_error(tmp_path / "x.zip", "auto", {}).startswith("model file not found")
+    with pytest.raises(ModelLoadError, match=r"does not exist; automatic rebuilds are off \(rebuild=False\); rebuild it"):
+        load_runtime(engine, onnx_path=str(onnx_path), rebuild=False)
+    messages = []
+    runtime = load_runtime(engine, onnx_path=str(onnx_path), log=messages.append)
+    assert any("rebuilding" in m and "does not exist" in m for m in messages)
+    assert read_sidecar(engine).extra["onnx_sha256"] == file_sha256(onnx_path) and engine.is_file()
+    assert runtime.infer(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
+    runtime.close()
+    assert_released(cuda)

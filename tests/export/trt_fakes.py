@@ -16,16 +16,32 @@ import numpy as np
 GPU_NAME = "Fake Orin"
 
 
-def make_fake_cuda() -> types.ModuleType:
-    """A ``pycuda.driver`` stand-in whose device memory is numpy arrays keyed by address."""
+def make_fake_cuda(device_count: int = 2) -> types.ModuleType:
+    """A ``pycuda.driver`` stand-in whose device memory is numpy arrays keyed by address.
+
+    It models the CUDA context stack: allocating, freeing, copying, pinned memory and streams
+    raise ``LogicError`` (like pycuda) unless a context is pushed, so code that forgets the
+    push fails here as it would on a Jetson. ``cuda.stack`` is the stack, ``cuda.retained``
+    the primary-context reference count per device (``retain_primary_context`` / ``detach``).
+    """
     cuda = types.ModuleType("pycuda.driver")
     cuda.memory = {}
     cuda.calls = []
+    cuda.stack = []
+    cuda.retained = {}
+
+    class LogicError(RuntimeError):
+        pass
+
+    def need_context(op: str) -> None:
+        if not cuda.stack:
+            raise LogicError(f"{op} failed: invalid device context - no currently active context?")
 
     class Alloc:
         next_address = 4096
 
         def __init__(self, nbytes: int) -> None:
+            need_context("cuMemAlloc")
             self.address = Alloc.next_address
             Alloc.next_address += max(int(nbytes), 1) + 256
             cuda.memory[self.address] = np.zeros(int(nbytes), np.uint8)
@@ -35,47 +51,73 @@ def make_fake_cuda() -> types.ModuleType:
             return self.address
 
         def free(self) -> None:
+            need_context("cuMemFree")
             cuda.memory.pop(self.address, None)
+            cuda.calls.append(("free", self.address))
 
     class Context:
-        def push(self) -> None:
-            cuda.calls.append(("push",))
-
-        def pop(self) -> None:
-            cuda.calls.append(("pop",))
-
-        def detach(self) -> None:
-            cuda.calls.append(("detach",))
-
-    class Device:
         def __init__(self, index: int) -> None:
             self.index = index
 
+        def push(self) -> None:
+            cuda.stack.append(self)
+            cuda.calls.append(("push", self.index))
+
+        def pop(self) -> None:
+            if not cuda.stack:
+                raise LogicError("context pop failed: no context on the stack")
+            cuda.stack.pop()
+            cuda.calls.append(("pop", self.index))
+
+        def detach(self) -> None:
+            if cuda.retained.get(self.index, 0) <= 0:
+                raise LogicError(f"detach of device {self.index}'s primary context that is not retained")
+            cuda.retained[self.index] -= 1
+            cuda.calls.append(("detach", self.index))
+
+    class Device:
+        def __init__(self, index: int) -> None:
+            if not 0 <= int(index) < device_count:
+                raise LogicError("cuDeviceGet failed: invalid device ordinal")
+            self.index = int(index)
+
         def name(self) -> str:
+            cuda.calls.append(("name", self.index))
             return GPU_NAME
 
         def retain_primary_context(self) -> Context:
-            return Context()
+            cuda.retained[self.index] = cuda.retained.get(self.index, 0) + 1
+            cuda.calls.append(("retain", self.index))
+            return Context(self.index)
 
     class Stream:
         handle = 77
 
+        def __init__(self) -> None:
+            need_context("cuStreamCreate")
+
         def synchronize(self) -> None:
+            need_context("cuStreamSynchronize")
             cuda.calls.append(("synchronize",))
 
     def pagelocked_empty(count: int, dtype: Any) -> np.ndarray:
+        need_context("cuMemHostAlloc")
         cuda.calls.append(("pagelocked_empty", int(count)))
         return np.empty(int(count), dtype)
 
     def memcpy_htod_async(dst: Any, src: np.ndarray, stream: Any = None) -> None:
+        need_context("cuMemcpyHtoD")
         raw = np.ascontiguousarray(src).view(np.uint8).reshape(-1)
         cuda.memory[int(dst)][: raw.size] = raw
         cuda.calls.append(("htod_async",))
 
     def memcpy_dtoh_async(dst: np.ndarray, src: Any, stream: Any = None) -> None:
+        need_context("cuMemcpyDtoH")
         dst.view(np.uint8).reshape(-1)[:] = cuda.memory[int(src)][: dst.nbytes]
         cuda.calls.append(("dtoh_async",))
 
+    cuda.LogicError = cuda.Error = LogicError
+    cuda.need_context = need_context
     cuda.init = lambda: None
     cuda.Device, cuda.Stream, cuda.DeviceAllocation = Device, Stream, Alloc
     cuda.mem_alloc = Alloc
@@ -206,8 +248,13 @@ class Recorder:
 
 
 def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1, 3, 64, 96), profile: tuple | None = None,
-                  network_shape: tuple | None = None, parse_ok: bool = True) -> types.ModuleType:
-    """A ``tensorrt`` stand-in; ``trt.record`` holds builder calls, ``trt.contexts`` the contexts."""
+                  network_shape: tuple | None = None, parse_ok: bool = True, input_name: str = "image") -> types.ModuleType:
+    """A ``tensorrt`` stand-in; ``trt.record`` holds builder calls.
+
+    Like TensorRT, the fake builder drives an INT8 calibrator during ``build_serialized_network``
+    (cache first, else ``get_batch`` until ``None``, then ``write_calibration_cache``), recording
+    each fed batch as ``("calibration_batch", array)``. Deserialising needs a current context.
+    """
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.cuda = cuda
@@ -271,7 +318,7 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
 
     class Network:
         def get_input(self, index: int) -> Any:
-            return enum(shape=network_shape or engine_shape, name="image")
+            return enum(shape=network_shape or engine_shape, name=input_name)
 
     class Builder:
         platform_has_fast_fp16 = True
@@ -291,6 +338,11 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
 
         def build_serialized_network(self, network: Any, config: Any) -> bytes:
             record("build_serialized_network")
+            calibrator = config.int8_calibrator
+            if calibrator is not None and calibrator.read_calibration_cache() is None:
+                while (pointers := calibrator.get_batch([input_name])) is not None:
+                    record("calibration_batch", cuda.memory[pointers[0]].copy())
+                calibrator.write_calibration_cache(b"calib-table")
             return b"fake-serialized-engine"
 
     class OnnxParser:
@@ -311,6 +363,7 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
             pass
 
         def deserialize_cuda_engine(self, data: bytes) -> FakeEngine:
+            cuda.need_context("deserialize_cuda_engine")
             record("deserialize", bytes(data))
             trt.engine = FakeEngine(trt, engine_shape, profile)
             return trt.engine

@@ -6,19 +6,48 @@ import argparse
 import ast
 from pathlib import Path
 
+import pytest
 import yaml
 
-from disdepth_ros.parameters import PARAMETERS, SPECS, defaults, parameters_markdown, validate_all, validate_value
+from disdepth_ros.parameters import (PARAMETERS, SPECS, defaults, parameters_markdown, parameters_yaml, validate_all,
+                                     validate_value)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_yaml_has_every_parameter_with_its_default():
-    data = yaml.safe_load((ROOT / "config" / "depth.yaml").read_text())
-    params = (data.get("depth_node") or data.get("/**"))["ros__parameters"]
+    text = (ROOT / "config" / "depth.yaml").read_text()
+    data = yaml.safe_load(text)
+    assert list(data) == ["/**"], "key the params by /** so they apply in any namespace"
+    params = data["/**"]["ros__parameters"]
     assert params == defaults()
     for name, value in params.items():
         assert type(value) is type(SPECS[name].default), name  # 10 vs 10.0 matters to rclpy
+    assert text == parameters_yaml(), "regenerate config/depth.yaml: python -m disdepth_ros.parameters --yaml"
+
+
+@pytest.mark.parametrize("namespace", ["", "foo"])
+def test_yaml_applies_inside_a_namespace(namespace, tmp_path):
+    """rcl matches the key against the FULLY qualified node name: /** applies with namespace:=foo."""
+    rclpy = pytest.importorskip("rclpy")
+    from rclpy.context import Context
+
+    from disdepth_ros.stream_client import unique_domain_id
+
+    params_file = tmp_path / "depth.yaml"
+    params_file.write_text(parameters_yaml().replace("max_depth: 0.0", "max_depth: 7.5"))
+    context = Context()
+    rclpy.init(context=context, domain_id=unique_domain_id(6),
+               args=["depth_node", "--ros-args", "--params-file", str(params_file)])
+    try:
+        node = rclpy.create_node("depth_node", namespace=namespace, context=context)
+        try:
+            assert node.declare_parameter("max_depth", 0.0).value == 7.5
+            assert node.declare_parameter("points_stride", 99).value == 1
+        finally:
+            node.destroy_node()
+    finally:
+        rclpy.try_shutdown(context=context)
 
 
 def test_launch_file_arguments_and_parameters():

@@ -21,21 +21,24 @@ def test_mailbox_keeps_newest_and_counts_drops():
 
 
 def test_mailbox_get_wakes_on_put_and_close():
+    # get() waits 60 s; waking well before that proves put()/close() wake it (no tight bound:
+    # a busy 2-core CI machine may schedule the thread late).
     box = LatestMailbox()
     got = []
-    worker = threading.Thread(target=lambda: got.append(box.get(timeout=5)))
+    worker = threading.Thread(target=lambda: got.append(box.get(timeout=60)))
     worker.start()
     time.sleep(0.05)
+    start = time.monotonic()
     box.put("frame")
-    worker.join(2)
-    assert got == ["frame"]
-    worker = threading.Thread(target=lambda: got.append(box.get(timeout=5)))
+    worker.join(30)
+    assert got == ["frame"] and time.monotonic() - start < 30
+    worker = threading.Thread(target=lambda: got.append(box.get(timeout=60)))
     worker.start()
     time.sleep(0.05)
     start = time.monotonic()
     box.close()
-    worker.join(2)
-    assert got[-1] is None and time.monotonic() - start < 1.0
+    worker.join(30)
+    assert not worker.is_alive() and got[-1] is None and time.monotonic() - start < 30
     box.put("late")
     assert box.get(timeout=0) is None
 

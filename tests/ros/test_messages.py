@@ -62,6 +62,65 @@ def test_16bit_scaled_to_8bit(encoding, make, big):
     np.testing.assert_array_equal(out, expected)
 
 
+class _LegacyViewArray(np.ndarray):
+    """numpy < 1.23 (Humble's 1.21): ``view`` to a wider dtype of a non-contiguous array raises."""
+
+    def view(self, *args, **kwargs):
+        dtype = args[0] if args else kwargs.get("dtype")
+        if dtype is not None and not (isinstance(dtype, type) and issubclass(dtype, np.ndarray)):
+            if np.dtype(dtype).itemsize != self.dtype.itemsize and not self.flags.c_contiguous:
+                raise ValueError("To change to a dtype of a different size, the array must be C-contiguous")
+        return super().view(*args, **kwargs)
+
+
+@pytest.fixture
+def legacy_numpy_views(monkeypatch):
+    """Every ``np.frombuffer`` array behaves like numpy 1.21 for dtype-changing views."""
+    frombuffer = np.frombuffer
+    monkeypatch.setattr(np, "frombuffer", lambda *a, **k: frombuffer(*a, **k).view(_LegacyViewArray))
+    padded = frombuffer(bytes(24), dtype=np.uint8).view(_LegacyViewArray).reshape(3, 8)[:, :6]
+    with pytest.raises(ValueError):  # the shim really reproduces the old failure
+        padded.view("<u2")
+
+
+@pytest.mark.parametrize("big", [False, True])
+@pytest.mark.parametrize("encoding,channels", [("mono16", 1), ("16UC1", 1), ("rgb16", 3), ("bgra16", 4)])
+def test_padded_16bit_is_a_non_contiguous_view_on_legacy_numpy(encoding, channels, big, legacy_numpy_views):
+    wide = RNG.integers(0, 65536, (5, 7, channels), dtype=np.uint16)
+    msg = make_image(wide, encoding, pad=6, big=big)  # a padded row: the pixel rows are not contiguous
+    pixels = messages.image_view(msg)
+    assert pixels.shape == (5, 7, channels) and pixels.dtype.itemsize == 2
+    assert not pixels.flags.c_contiguous and np.shares_memory(pixels, np.frombuffer(msg.data, np.uint8))  # no copy
+    np.testing.assert_array_equal(pixels, wide)
+    assert messages.image_to_rgb(msg).shape == (5, 7, 3)
+
+
+def test_padded_16uc1_and_32fc1_depth_on_legacy_numpy(legacy_numpy_views):
+    mm = np.array([[500, 0, 2000], [65535, 1234, 7]], dtype=np.uint16)
+    np.testing.assert_allclose(messages.image_to_depth(make_image(mm, "16UC1", pad=4)),
+                               [[0.5, np.nan, 2.0], [65.535, 1.234, 0.007]], rtol=1e-6)
+    metres = np.array([[0.5, np.nan, 2.0], [70.0, 1.25, -1.0]], dtype=np.float32)
+    for big in (False, True):
+        raw = metres.astype(">f4" if big else "<f4").view(np.uint8).reshape(2, 12)
+        padded = np.zeros((2, 20), np.uint8)
+        padded[:, :12] = raw
+        msg = Image(height=2, width=3, encoding="32FC1", is_bigendian=big, step=20, data=array.array("B", padded.tobytes()))
+        np.testing.assert_array_equal(messages.image_to_depth(msg), metres)
+
+
+@pytest.mark.parametrize("encoding,step", [("mono16", 15), ("rgb16", 43), ("32FC1", 30)])
+def test_step_not_a_multiple_of_the_channel_size_is_bad(encoding, step):
+    msg = Image(height=2, width=7, encoding=encoding, step=step, data=array.array("B", bytes(2 * step)))
+    with pytest.raises(messages.BadMessageError, match="not a multiple"):
+        messages.image_to_depth(msg) if encoding == "32FC1" else messages.image_view(msg)
+
+
+def test_16bit_step_shorter_than_a_row_is_bad():
+    msg = Image(height=2, width=7, encoding="rgb16", step=40, data=array.array("B", bytes(80)))
+    with pytest.raises(messages.BadMessageError, match="shorter"):
+        messages.image_to_rgb(msg)
+
+
 def test_rgb8_is_a_view_without_copy():
     msg = make_image(RGB, "rgb8", pad=4)
     out = messages.image_to_rgb(msg)

@@ -46,7 +46,7 @@ def test_compressed_input(tiny_checkpoint):
         assert np.isfinite(messages.image_to_depth(out["depth"])).any()
 
 
-def test_invalid_start_parameters_exit_cleanly(tiny_checkpoint):
+def test_invalid_start_parameters_exit_cleanly(tiny_checkpoint, tmp_path):
     proc = NodeProcess(unique_domain_id(4), {"model_path": str(tiny_checkpoint), "backend": "tflite"})
     proc.proc.wait(timeout=60)
     rc, _, err = proc.stop()
@@ -55,3 +55,10 @@ def test_invalid_start_parameters_exit_cleanly(tiny_checkpoint):
     proc.proc.wait(timeout=60)
     rc, _, err = proc.stop()
     assert rc == 2 and "model file not found" in err and "Traceback" not in err
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x80\x04 not a checkpoint" * 100)
+    proc = NodeProcess(unique_domain_id(8), {"model_path": str(corrupt), "backend": "torch", "device": "cpu"})
+    proc.proc.wait(timeout=60)
+    rc, _, err = proc.stop()
+    assert rc == 2 and "Traceback" not in err, err[-3000:]
+    assert f"model {corrupt}" in err  # one line naming the file (and the reason)

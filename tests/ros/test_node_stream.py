@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -29,10 +27,29 @@ def stamp_key(header) -> tuple[int, int]:
     return header.stamp.sec, header.stamp.nanosec
 
 
-def matched_outputs(client, keys=("depth", "info", "points")):
-    """The newest stamp present in every output stream, and each stream's message for it."""
+def stamp_key_of(stamp) -> tuple[int, int]:
+    """(sec, nanosec) of a builtin_interfaces/Time or of a header."""
+    stamp = getattr(stamp, "stamp", stamp)
+    return stamp.sec, stamp.nanosec
+
+
+def stamp_seconds(header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def matched_outputs(client, keys=("depth", "info", "points"), since=None, where=None):
+    """The newest stamp present in every output stream, and each stream's message for it.
+
+    ``since``: only images stamped at or after this stamp (e.g. published after a parameter
+    change was acknowledged: frames already in flight were processed with the old values).
+    ``where``: only matches for which ``where(outputs)`` holds.
+    """
     by_key = {k: {stamp_key(m.header): m for _, m in client.received[k]} for k in keys}
     common = set.intersection(*(set(v) for v in by_key.values()))
+    if since is not None:
+        common = {s for s in common if s >= stamp_key_of(since)}
+    if where is not None:
+        common = {s for s in common if where({k: by_key[k][s] for k in keys})}
     if not common:
         return None
     stamp = max(common)
@@ -61,10 +78,11 @@ def test_outputs_header_encoding_and_cloud_geometry(node):
 
 def test_headers_are_copied_from_the_input(node):
     _, client = node
-    header = client.publish(FRAME.rgb, FRAME.K, frame_id="my_cam")
-    assert client.spin_until(lambda: any(stamp_key(m.header) == stamp_key(header) for _, m in client.received["points"]), 20)
-    for key in ("depth", "info", "points"):
-        msg = next(m for _, m in client.received[key] if stamp_key(m.header) == stamp_key(header))
+    since = client.stamp_now()
+    # re-published until it gets through: one best-effort frame may be lost on a loaded machine
+    assert client.publish_until(lambda: matched_outputs(client, since=since) is not None, FRAME.rgb, FRAME.K,
+                                timeout=40, frame_id="my_cam")
+    for msg in matched_outputs(client, since=since).values():
         assert msg.header.frame_id == "my_cam"
 
 
@@ -84,10 +102,10 @@ def test_parameter_validation_through_the_service(node):
 def test_out_of_range_depth_is_nan_in_image_and_cloud(node):
     _, client = node
     assert client.set_parameters({"max_depth": 0.01})[0].successful
+    since = client.stamp_now()  # frames stamped before the change was acknowledged may use the old max_depth
     try:
-        client.received["points"].clear()
-        assert client.publish_until(lambda: matched_outputs(client) is not None, FRAME.rgb, FRAME.K, timeout=20)
-        out = matched_outputs(client)
+        assert client.publish_until(lambda: matched_outputs(client, since=since) is not None, FRAME.rgb, FRAME.K, timeout=40)
+        out = matched_outputs(client, since=since)
         assert np.isnan(messages.image_to_depth(out["depth"])).all()
         assert np.isnan(messages.cloud_to_arrays(out["points"])[0]).all()
     finally:
@@ -105,53 +123,73 @@ def test_bad_messages_are_counted_and_survived(node):
         msg.header.stamp = client.stamp_now()
         client.image_pub.publish(msg)
         client.spin_for(0.05)
-    client.received["depth"].clear()
-    assert client.publish_until(lambda: bool(client.received["depth"]), FRAME.rgb, FRAME.K, timeout=20)
-    assert client.spin_until(lambda: int(client.diagnostics().get("bad messages", "0")) >= before + 3, 10)
+    since = client.stamp_now()
+    assert client.publish_until(lambda: matched_outputs(client, ("depth",), since=since) is not None, FRAME.rgb, FRAME.K,
+                                timeout=40)  # the node survived them
+    assert client.spin_until(lambda: int(client.diagnostics().get("bad messages", "0")) >= before + 3, 30)
 
 
 def test_size_change_mid_stream(node):
     _, client = node
     small = render_frame("nyu", 0, 1, 80, 100)
-    client.received["points"].clear()
-    assert client.publish_until(lambda: any(m.width == 100 for _, m in client.received["points"]), small.rgb, small.K, timeout=20)
-    out = matched_outputs(client)
+    since = client.stamp_now()
+    small_size = lambda out: out["depth"].width == 100  # noqa: E731
+    assert client.publish_until(lambda: matched_outputs(client, since=since, where=small_size) is not None,
+                                small.rgb, small.K, timeout=40)
+    client.spin_for(0.2)  # the matching camera_info, published with each image, has reached the node by now
+    since = client.stamp_now()
+    assert client.publish_until(lambda: matched_outputs(client, since=since, where=small_size) is not None,
+                                small.rgb, small.K, timeout=40)
+    out = matched_outputs(client, since=since, where=small_size)
     assert (out["depth"].height, out["depth"].width, out["info"].width) == (80, 100, 100)
     np.testing.assert_allclose(np.reshape(out["info"].k, (3, 3)), small.K)
     # camera_info still describing the old size: K is rescaled to the new image size
-    client.received["points"].clear()
-    client.publish(FRAME.rgb, FRAME.K)
-    client.spin_for(0.2)
-    assert client.publish_until(lambda: any(m.width == 100 for _, m in client.received["points"]), small.rgb, None, timeout=20)
-    out = matched_outputs(client)
-    np.testing.assert_allclose(np.reshape(out["info"].k, (3, 3)), scale_intrinsics(FRAME.K, (120, 160), (80, 100)))
+    rescaled = scale_intrinsics(FRAME.K, (120, 160), (80, 100))
+    assert client.publish_until(lambda: matched_outputs(client, since=since, where=lambda o: o["depth"].width == 160)
+                                is not None, FRAME.rgb, FRAME.K, timeout=40)
+    client.spin_for(0.2)  # the node now holds the 160x120 camera_info
+    since = client.stamp_now()
+    assert client.publish_until(lambda: matched_outputs(client, since=since, where=small_size) is not None,
+                                small.rgb, None, timeout=40)
+    out = matched_outputs(client, since=since, where=small_size)
+    np.testing.assert_allclose(np.reshape(out["info"].k, (3, 3)), rescaled)
 
 
 def test_fast_camera_drops_frames_and_latency_stays_flat(node):
     _, client = node
     client.spin_for(0.5)
-    client.received["depth"].clear()
     stamps = {}
     for i in range(100):  # 200 Hz, much faster than the model
         header = client.publish(FRAME.rgb, FRAME.K)
         stamps[stamp_key(header)] = i
         client.spin_until(lambda: False, 0.005)
-    client.spin_for(1.5)
-    outputs = [(t, m) for t, m in client.received["depth"] if stamp_key(m.header) in stamps]
-    assert 2 <= len(outputs) < 100
-    latency = [t - (m.header.stamp.sec + m.header.stamp.nanosec * 1e-9) for t, m in outputs]
-    assert max(latency) < 2.0
-    assert np.median(latency[-3:]) <= np.median(latency[:3]) + 0.25, latency
-    assert client.spin_until(lambda: int(client.diagnostics().get("frames dropped", "0")) > 0, 5)
+    last = max(stamps)
+
+    def outputs():
+        return [(t, m) for t, m in client.received["depth"] if stamp_key(m.header) in stamps]
+
+    # The newest frame always stays in the mailbox, so (unless best effort lost it) its depth comes
+    # out last; then no more outputs of this burst can follow. No fixed sleep: CI may be slower.
+    client.spin_until(lambda: any(stamp_key(m.header) == last for _, m in outputs()), 30)
+    client.spin_for(0.5)
+    got = outputs()
+    assert 2 <= len(got) < 100, len(got)  # frames were dropped, not queued
+    latency = [t - stamp_seconds(m.header) for t, m in got]
+    # Latency must not grow over the burst (a queue would make the last output ~100 inferences old).
+    # Relative, not absolute, so a slow or busy machine passes as long as latency stays flat.
+    early, late = float(np.median(latency[:3])), float(np.median(latency[-3:]))
+    assert late < 3 * early + 0.5, latency
+    assert client.spin_until(lambda: int(client.diagnostics().get("frames dropped", "0")) > 0, 20)
     diag = client.diagnostics()
     assert "inference latency ms p50/p95/max" in diag and "end_to_end latency ms p50/p95/max" in diag
 
 
 def test_diagnostics_content(node):
     _, client = node
-    client.spin_for(0.6)
+    count = len(client.received["diagnostics"])
+    # still published periodically (every 0.5 s here; generous timeout for a busy machine)
+    assert client.spin_until(lambda: len(client.received["diagnostics"]) >= count + 2, 20)
     diag = client.diagnostics()
     assert diag["backend"] == "torch" and diag["input size"] == "64x96" and diag["camera_info"] == "yes"
     for stage in ("decode", "preprocess", "inference", "postprocess", "pointcloud", "publish", "end_to_end"):
         assert f"{stage} latency ms p50/p95/max" in diag
-    assert time.time() - client.received["diagnostics"][-1][0] < 2.0
