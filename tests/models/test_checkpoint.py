@@ -108,3 +108,16 @@ def test_pretrained_ghostnet_weights_load_despite_flattened_feature_names(tmp_pa
     first_block = dict(student.backbone.named_parameters())
     key = next(k for k in first_block if k.startswith("blocks_1."))
     assert torch.equal(first_block[key], classifier.state_dict()[key.replace("blocks_1.", "blocks.1.", 1)])
+
+
+def test_release_drops_training_state_and_halves_size(tmp_path, small_model):
+    from training.release import main
+
+    full = tmp_path / "last.pt"
+    save_checkpoint(full, small_model, small_model.cfg, meta={"dataset": "nyu"}, training_state={"epoch": 3, "blob": torch.zeros(100000)})
+    out = tmp_path / "release.pt"
+    assert main(["--checkpoint", str(full), "--output", str(out), "--half"]) == 0
+    payload = read_checkpoint(out)
+    assert "training_state" not in payload and payload["meta"]["dataset"] == "nyu"
+    assert out.stat().st_size < 0.5 * full.stat().st_size
+    assert main(["--checkpoint", str(tmp_path / "missing.pt"), "--output", str(out)]) == 2

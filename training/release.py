@@ -1,0 +1,52 @@
+"""Turn a training checkpoint into a small weights-only release file (what ships to robots).
+
+    python -m training.release --checkpoint runs/x/best.pt --output models/demo/model.pt [--half]
+
+Drops the optimizer state (two thirds of a training checkpoint), optionally stores weights in
+float16 (loaded back as float32), and keeps the metadata runtimes need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.release", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="training checkpoint (last.pt / best.pt)")
+    parser.add_argument("--output", required=True, help="release file (.pt or .safetensors)")
+    parser.add_argument("--half", action="store_true", help="store float weights as float16 (half the size)")
+    parser.add_argument("--write-config", default=None, metavar="YAML",
+                        help="also write the run's full training config (reusable with --config)")
+    args = parser.parse_args(argv)
+
+    from disdepth_core.models.checkpoint import CheckpointError, load_student, read_checkpoint, save_checkpoint
+    from disdepth_core.models.config import StudentConfig
+
+    try:
+        payload = read_checkpoint(args.checkpoint)
+        model, _ = load_student(args.checkpoint)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    meta = dict(payload.get("meta") or {})
+    meta["released_from"] = Path(args.checkpoint).name
+    save_checkpoint(args.output, model, StudentConfig.from_dict(payload["model_config"]), meta, half=args.half)
+    if args.write_config:
+        import yaml
+
+        train_config = (payload.get("training_state") or {}).get("train_config")
+        if not train_config:
+            print(f"error: {args.checkpoint} records no training config (not a training checkpoint)", file=sys.stderr)
+            return 2
+        Path(args.write_config).write_text(yaml.safe_dump(train_config, sort_keys=False))
+        print(f"wrote {args.write_config}")
+    size_mb = Path(args.output).stat().st_size / 1e6
+    print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
