@@ -17,9 +17,12 @@ def colorize_depth(depth: np.ndarray, min_depth: float, max_depth: float, invali
     """
     depth = np.asarray(depth, dtype=np.float32)
     valid = np.isfinite(depth) & (depth > min_depth) & (depth < max_depth)
-    lo, hi = np.log(max(min_depth, 1e-3)), np.log(max_depth)
+    # Protocol minimums (1e-3 m) would spend most of the colour range on depths no camera
+    # sees; two decades below the maximum covers every real scene.
+    near = max(min_depth, max_depth / 100.0, 1e-3)
+    lo, hi = np.log(near), np.log(max_depth)
     safe = np.where(valid, depth, max_depth)
-    scaled = 1.0 - (np.log(np.clip(safe, max(min_depth, 1e-3), max_depth)) - lo) / max(hi - lo, 1e-6)
+    scaled = 1.0 - (np.log(np.clip(safe, near, max_depth)) - lo) / max(hi - lo, 1e-6)
     rgb = cv2.applyColorMap(np.clip(scaled * 255.0, 0, 255).astype(np.uint8), cv2.COLORMAP_PLASMA)[..., ::-1]
     rgb = np.ascontiguousarray(rgb)
     rgb[~valid] = invalid_color
