@@ -58,9 +58,12 @@ def test_launch_file_arguments_and_parameters():
     node = next(c for c in calls if getattr(c.func, "id", "") == "Node")
     kw = {k.arg: k.value for k in node.keywords}
     assert (kw["package"].value, kw["executable"].value) == ("disdepth_ros", "depth_node")
-    overrides = next(e for e in kw["parameters"].elts if isinstance(e, ast.Dict))
+    overrides = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                     and getattr(n.targets[0], "id", "") == "overrides" and isinstance(n.value, ast.Dict))
     names = {k.value for k in overrides.keys}
     assert names <= set(SPECS) and {"model_path", "backend"} <= names
+    # Overrides are applied only when given, so a model set in the user's YAML is kept.
+    assert any(isinstance(e, ast.DictComp) for e in kw["parameters"].elts)
     remapped = {pair.elts[0].value for pair in kw["remappings"].elts}
     assert remapped == {"image", "camera_info", "image/compressed"}
     assert "depth.yaml" in (ROOT / "launch" / "depth.launch.py").read_text()
