@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "generate synthetic RGB-D scenes in KITTI / NYU on-disk formats"),
     "train": ("train", "train a student (same as python -m training.train)"),
     "eval": ("evaluate", "evaluate a checkpoint with the standard protocol"),
-    "demo": ("demo", "run the demo model on synthetic scenes: metrics + picture in outputs/"),
+    "demo": ("demo", "the node on a synthetic camera stream (--offline: protocol metrics), pictures in outputs/"),
     "node": ("node", "run the ROS 2 depth node (same parameters YAML as ros2 launch)"),
     "export": ("export", "export a checkpoint to verified ONNX, or build a TensorRT engine"),
     "bench": ("bench", "latency percentiles, FPS and memory of a model on one or more backends"),
