@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import StudentConfig
 from .decoder import DenseDepthDecoder
-from .heads import BinCentersHead, BinProbabilityHead, bins_to_depth
+from .heads import BinCentersHead, BinProbabilityHead, logits_to_depth
 from .lgconv import insert_lgconv
 from .pretrained import load_backbone_weights
 
@@ -55,7 +55,7 @@ class DisDepthStudent(nn.Module):
         features = self.forward_features(images)
         decoded = self.decoder(features)
         centers = self.bin_centers(decoded)
-        depth = bins_to_depth(self.bin_probabilities(decoded), centers)
+        depth = logits_to_depth(self.bin_probabilities(decoded), centers)
         depth = F.interpolate(depth, size=images.shape[-2:], mode="bilinear", align_corners=False)
         if not self.training:
             return depth

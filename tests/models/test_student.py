@@ -67,3 +67,14 @@ def test_parameter_counts_are_in_the_papers_range():
     with_lg = sum(p.numel() for p in build_student("efficientnet_b0", lg_conv=True).parameters()) / 1e6
     assert 4.0 < plain < 7.0
     assert 1.5 < with_lg - plain < 2.5
+
+
+def test_pixel_major_bins_readout_equals_the_channel_softmax_definition():
+    """The export-friendly readout must be exactly AdaBins' sum_i softmax(l)_i * c_i."""
+    from disdepth_core.models.heads import bins_to_depth, logits_to_depth
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 16, 5, 7)
+    centers = torch.sort(torch.rand(2, 16) * 10, dim=1).values
+    expected = bins_to_depth(torch.softmax(logits, dim=1), centers)
+    assert torch.allclose(logits_to_depth(logits, centers), expected, atol=1e-5)
