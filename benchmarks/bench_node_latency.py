@@ -30,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench_node import resolve_bench_model
+    from disdepth_core.cli.info import parse_hw
     from disdepth_core.data.synthetic import render_frame
     from disdepth_ros.stream_client import CameraClient, NodeProcess, unique_domain_id
 
     tmp = tempfile.TemporaryDirectory()
     model, label = resolve_bench_model(args.model, Path(tmp.name))
-    height, width = (int(v) for v in args.size.split("x"))
+    height, width = parse_hw(args.size)
     frame = render_frame("nyu", 0, 0, height, width)
     domain = unique_domain_id(77)
     proc = NodeProcess(domain, {"model_path": model, "device": "cpu", "publish_points": True})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from disdepth_core.cli.info import parse_hw
 from disdepth_core.models import backbone_info, build_student, list_students
 from disdepth_core.models.complexity import measure_complexity
 
@@ -16,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="352x1216,480x640", help="comma-separated HxW inputs for the GMAC columns")
     args = parser.parse_args()
-    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    sizes = [parse_hw(s) for s in args.sizes.split(",")]
     size_cols = " | ".join(f"GMACs {h}x{w} (no LG / LG)" for h, w in sizes)
     print(f"| backbone | params no LG (M) | params with LG (M) | LG-Conv adds (M) | paper (M) | {size_cols} |")
     print("|" + "---|" * (5 + len(sizes)))

@@ -9,6 +9,7 @@ Works with the rclpy of Humble and newer (no newer-only APIs).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -212,7 +213,7 @@ class DepthNode(Node):
         config, values, camera = self.config, self.values, self.camera
         want_points = config.points and self.points_pub.get_subscription_count() > 0
         if want_points != config.points:
-            config = PipelineConfig(**{**config.__dict__, "points": want_points})
+            config = dataclasses.replace(config, points=want_points)
         result = self.pipeline.process_message(msg, camera[:2] if camera else None, config)
         start = time.perf_counter()
         header = msg.header

@@ -99,13 +99,8 @@ class FramePipeline:
         lo, hi = self.depth_range(config)
         depth = postprocess_depth(raw, transform, lo, hi, config.output_resolution)
         depth_K = K_cam
-        if config.output_resolution == "model":
-            top, left, height, width = transform.content
-            if (height, width) != transform.dst_hw:  # letterbox padding is not part of the scene
-                mask = np.ones(depth.shape, dtype=bool)
-                mask[top:top + height, left:left + width] = False
-                depth[mask] = np.nan
-            depth_K = None if K_cam is None else transform.intrinsics_to_network(K_cam)
+        if config.output_resolution == "model" and K_cam is not None:
+            depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
         timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
         result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings)

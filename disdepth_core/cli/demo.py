@@ -34,14 +34,14 @@ def run(args: argparse.Namespace) -> int:
 
 def run_node(args: argparse.Namespace) -> int:
     """The ROS 2 node on the synthetic stream (needs the ``ros`` extra)."""
-    try:
-        from disdepth_ros.demo import run_node_demo
-        import rclpy  # noqa: F401 - checked here to give a clear message
-    except ImportError as err:
+    import importlib.util
+
+    if importlib.util.find_spec("rclpy") is None:
         from . import UserError
 
-        raise UserError(f"the node demo needs ROS 2 Python packages (pip install .[ros]) ({err}); "
-                        "or run `disdepth demo --offline`") from None
+        raise UserError("the node demo needs ROS 2 Python packages (pip install .[ros]); or run `disdepth demo --offline`")
+    from disdepth_ros.demo import run_node_demo
+
     run_node_demo(args.model, frames=args.frames, rate_hz=args.rate, out_dir=Path(args.out))
     return 0
 
@@ -73,13 +73,16 @@ def run_offline(args: argparse.Namespace) -> int:
     print(f"demo model {model_path} ({meta['model_config']['backbone']}, LG-Conv {meta['model_config']['lg_conv']}) "
           f"on {data_root} test split")
     metrics = evaluate_model(model, data, max_images=args.images, progress=not args.no_progress)
-    baseline, constant = _constant_baseline(data, args.images)
+    from disdepth_core.data.depth_dataset import build_dataset
+
+    dataset = build_dataset(data, "eval")  # one reader for the baseline and the picture
+    baseline, constant = _constant_baseline(dataset, data, args.images)
     print(format_metrics_table(metrics))
     print(f"constant-depth baseline ({constant:.2f} m, the test set's median depth):")
     print(format_metrics_table(baseline))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    picture = _panel(model, data, rows=4)
+    picture = _panel(model, dataset, data, rows=4)
     cv2.imwrite(str(out / "demo.png"), picture[..., ::-1])
     (out / "demo_metrics.json").write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant}, indent=2))
     print(f"wrote {out / 'demo.png'} (RGB | predicted depth | ground truth | abs-rel error) and {out / 'demo_metrics.json'}")
@@ -99,14 +102,12 @@ def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:
     return root / kind
 
 
-def _constant_baseline(data, max_images: int) -> tuple[dict, float]:
+def _constant_baseline(dataset, data, max_images: int) -> tuple[dict, float]:
     """Metrics of the best single constant (the median valid GT depth over the test set)."""
     import numpy as np
 
-    from disdepth_core.data.depth_dataset import build_dataset
     from disdepth_core.metrics import DepthMetricsAccumulator
 
-    dataset = build_dataset(data, "eval")
     count = len(dataset) if not max_images else min(max_images, len(dataset))
     gts = [dataset[i]["depth"][0].numpy() for i in range(count)]
     valid = np.concatenate([g[(g > data.min_depth) & (g < data.max_depth)] for g in gts])
@@ -117,15 +118,13 @@ def _constant_baseline(data, max_images: int) -> tuple[dict, float]:
     return acc.compute(), constant
 
 
-def _panel(model, data, rows: int):
+def _panel(model, dataset, data, rows: int):
     import numpy as np
 
-    from disdepth_core.data.depth_dataset import build_dataset
     from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
     from disdepth_core.visualize import comparison_panel
     from training.evaluate import paste_prediction, predict_depth
 
-    dataset = build_dataset(data, "eval")
     step = max(1, len(dataset) // rows)
     panels = []
     for index in range(0, min(len(dataset), rows * step), step):

@@ -13,6 +13,8 @@ robot) can share :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD` and :func:`normali
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from typing import TYPE_CHECKING
 
 import cv2
@@ -156,18 +158,21 @@ def to_float_image(img: np.ndarray) -> np.ndarray:
     return img.astype(np.float32, copy=False)
 
 
-def normalize(img: np.ndarray) -> np.ndarray:
-    """RGB HWC (uint8, or float in [0, 1]) -> ImageNet-normalised float32 CHW.
+def normalize(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
+    """RGB HWC (uint8, or float in [0, 1]) -> normalised float32 CHW, ``(x - mean) / std``.
 
-    The pretrained backbones expect exactly this input; the runtime uses the same function so
-    that what is evaluated offline is what runs on the robot.
+    The one implementation shared by the datasets and the runtimes' pre-processing
+    (``runtime.preprocess``), so what is evaluated offline is what runs on the robot. One
+    fused multiply-add per channel written straight into the CHW output (no float HWC copy).
     """
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError(f"normalize expects an RGB HWC image, got shape {tuple(img.shape)}")
-    mean = np.asarray(IMAGENET_MEAN, dtype=np.float32).reshape(1, 1, 3)
-    std = np.asarray(IMAGENET_STD, dtype=np.float32).reshape(1, 1, 3)
-    out = (to_float_image(img) - mean) / std
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    value_scale = 255.0 if img.dtype == np.uint8 else 1.0
+    out = np.empty((3, img.shape[0], img.shape[1]), dtype=np.float32)
+    for channel in range(3):
+        np.multiply(img[:, :, channel], np.float32(1.0 / (value_scale * std[channel])), out=out[channel], casting="unsafe")
+        out[channel] -= np.float32(mean[channel] / std[channel])
+    return out
 
 
 def to_tensor(array: np.ndarray) -> "torch.Tensor":

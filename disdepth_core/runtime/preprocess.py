@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from disdepth_core.data.transforms import normalize
 from disdepth_core.geometry import scale_intrinsics
 
 from .base import InputSpec
@@ -111,15 +112,8 @@ def preprocess_rgb(rgb: np.ndarray, input_hw: tuple[int, int], metadata: ModelMe
 
 
 def normalize_to_nchw(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """uint8 HWC -> float32 ``[1,3,H,W]`` with ``(x/255 - mean) / std`` in one fused pass per channel."""
-    height, width = rgb.shape[:2]
-    out = np.empty((1, 3, height, width), dtype=np.float32)
-    for channel in range(3):
-        scale = 1.0 / (255.0 * std[channel])
-        offset = -mean[channel] / std[channel]
-        np.multiply(rgb[:, :, channel], np.float32(scale), out=out[0, channel], casting="unsafe")
-        out[0, channel] += np.float32(offset)
-    return out
+    """uint8 HWC -> float32 ``[1,3,H,W]``: the datasets' :func:`normalize` plus a batch axis."""
+    return normalize(rgb, mean, std)[None]
 
 
 def postprocess_depth(depth: np.ndarray, transform: FrameTransform, min_depth: float, max_depth: float,
@@ -139,4 +133,11 @@ def postprocess_depth(depth: np.ndarray, transform: FrameTransform, min_depth: f
     else:
         depth = np.array(depth, dtype=np.float32, copy=True)
     depth[~((depth > min_depth) & (depth < max_depth))] = np.nan
+    if output == "model":
+        # Letterbox padding is not part of the scene: no depth there.
+        top, left, height, width = transform.content
+        depth[:top] = np.nan
+        depth[top + height:] = np.nan
+        depth[:, :left] = np.nan
+        depth[:, left + width:] = np.nan
     return depth
