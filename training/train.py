@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         trainer.train()
+        # Finish together: a rank that destroys its gloo group while a peer is still inside a
+        # collective can abort ("terminate called without an active exception").
+        from .distributed import barrier
+
+        barrier(trainer.dist)
     except KeyboardInterrupt:
         return 130
     finally:
