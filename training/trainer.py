@@ -41,7 +41,7 @@ from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
 from disdepth_core.visualize import colorize_depth
 
 from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from .distributed import DistInfo, all_reduce_sum, init_distributed
 from .evaluate import evaluate_model
 from .losses import LossTerm
 from .modules import STUDENT, TrainingModule, build_training_module
@@ -347,24 +347,26 @@ class Trainer:
         :class:`CheckpointWriteError` on every rank, so no rank waits forever at a barrier.
         """
         rng = gather_rng_states(self.dist)  # a collective: every rank takes part
+        abs_rel = metrics.get("abs_rel", math.inf)
+        improved = abs_rel < self.best_abs_rel
+        best_before, self.best_abs_rel = self.best_abs_rel, min(self.best_abs_rel, abs_rel)
         failure = ""
         if self.dist.is_main:
-            state = self.training_state(metrics, epoch_complete, rng)
             meta = self.checkpoint_meta() | {"epoch": self.epoch, "metrics": dict(metrics)}
-            abs_rel = metrics.get("abs_rel", math.inf)
             try:
-                save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta, training_state=state)
-                if abs_rel < self.best_abs_rel:
+                # best.pt first: last.pt then records a best score that best.pt really holds.
+                if improved:
                     save_checkpoint(self.out_dir / "best.pt", self.model, self.cfg.model, meta)
-                    self.best_abs_rel = abs_rel
+                save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta,
+                                training_state=self.training_state(metrics, epoch_complete, rng))
             except OSError as err:
                 failure = (f"cannot write a checkpoint in {self.out_dir}: {err.strerror or err}; "
                            f"the previous checkpoint there is intact (free space or change log.out_dir, then --resume)")
         failed = torch.tensor([float(bool(failure))], device=self.dist.device)
-        all_reduce_sum(failed, self.dist)
+        all_reduce_sum(failed, self.dist)  # also keeps the ranks together, like a barrier
         if failed.item() > 0:
+            self.best_abs_rel = best_before
             raise CheckpointWriteError(failure or "rank 0 could not write a checkpoint; see its error")
-        barrier(self.dist)
 
     def load(self, path: str) -> None:
         """Resume every part, optimiser, schedule, scaler, counters, RNG and sampler position."""
