@@ -20,7 +20,7 @@ from training.trainer import Trainer
 
 
 def _cfg(root, out):
-    data = tiny_train_config(root, out, epochs=2, max_iters_per_epoch=3)
+    data = tiny_train_config(root, out, epochs=2, max_iters_per_epoch=2)
     data["log"].update({"tensorboard": False, "val_every": 0, "image_every": 0})
     return train_config_from_dict(data)
 
@@ -62,23 +62,23 @@ def test_interrupted_run_resumes_at_the_exact_step(synthetic_root, tmp_path):
     seen_straight: list[float] = []
     _record_batches(straight, seen_straight)
     straight.train()
-    assert len(seen_straight) == 6
+    assert len(seen_straight) == 4
 
     cfg = _cfg(synthetic_root, tmp_path / "b")
     first = Trainer(cfg, progress=False)
     seen: list[float] = []
-    _record_batches(first, seen, interrupt_at=4)  # epoch 2, after its first step
+    _record_batches(first, seen, interrupt_at=3)  # epoch 2, after its first step
     with pytest.raises(KeyboardInterrupt):
         first.train()
     state = read_checkpoint(tmp_path / "b" / "last.pt")["training_state"]
-    assert (state["epoch"], state["step_in_epoch"], state["global_step"], state["epoch_complete"]) == (1, 1, 4, False)
-    assert signal.getsignal(signal.SIGINT) is not None and seen == seen_straight[:4]
+    assert (state["epoch"], state["step_in_epoch"], state["global_step"], state["epoch_complete"]) == (1, 1, 3, False)
+    assert signal.getsignal(signal.SIGINT) is not None and seen == seen_straight[:3]
 
     resumed = Trainer(cfg, resume=str(tmp_path / "b" / "last.pt"), progress=False)
     _record_batches(resumed, seen)
     resumed.train()
-    assert seen == seen_straight  # the same 6 batches in the same order: none replayed, none skipped
-    assert resumed.global_step == 6 and resumed.scheduler.last_epoch == 6 and _adam_steps(resumed) == {6}
+    assert seen == seen_straight  # the same 4 batches in the same order: none replayed, none skipped
+    assert resumed.global_step == 4 and resumed.scheduler.last_epoch == 4 and _adam_steps(resumed) == {4}
     for (name, a), b in zip(straight.module.state_dict().items(), resumed.module.state_dict().values()):
         assert torch.equal(a, b), name
     assert resumed.scheduler.get_last_lr() == straight.scheduler.get_last_lr()

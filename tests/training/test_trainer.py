@@ -78,19 +78,33 @@ def test_cli_user_errors_are_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_processes_gloo(synthetic_root, tmp_path):
-    """Two CPU processes through torchrun with the gloo backend, as multi-GPU runs use NCCL."""
+    """Two CPU processes through torchrun with the gloo backend, as multi-GPU runs use NCCL.
+
+    DDP wraps the whole composite: a test-only trainable part besides the student (an adapter
+    with its own data-dependent loss, tests/training/extra_part.py) must end identical on both
+    ranks although each rank saw different samples, i.e. its gradients were all-reduced.
+    """
+    from tests.training.extra_part import METHOD, build_with_adapter
+
     config = tmp_path / "ddp.yaml"
     data = tiny_train_config(synthetic_root, tmp_path / "ddp")
     data["optim"]["batch_size"] = 2
+    data["distill"] = {"enabled": True, "method": METHOD, "kd_start_epoch": 0}
     config.write_text(yaml.safe_dump(data))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m", "training.train", "--config", str(config), "--device", "cpu", "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "2 process(es)" in out.stdout
+    assert "2 process(es)" in out.stdout and "parts: student, adapter, frozen" in out.stdout
     state = read_checkpoint(tmp_path / "ddp" / "last.pt")["training_state"]
     assert state["global_step"] == 2 and state["metrics"]["n_images"] == 6
+    rank0, rank1 = (torch.load(tmp_path / "ddp" / f"adapter_rank{r}.pt")["weight"] for r in (0, 1))
+    assert torch.equal(rank0, rank1) and torch.equal(rank0, state["parts"]["adapter"]["weight"])
+    torch.manual_seed(0)  # rank 0's initial weights (seed + rank), broadcast by DDP at start
+    initial = build_with_adapter(train_config_from_dict(data)).parts["adapter"].weight
+    assert not torch.allclose(rank0, initial)  # it did train
+    assert len(state["rng"]) == 2  # each rank's RNG state is kept for an exact resume
 
 
 def test_eval_cli_writes_json(synthetic_root, tmp_path):
