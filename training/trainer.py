@@ -20,6 +20,7 @@ line, after which the last good checkpoint is still on disk.
 from __future__ import annotations
 
 import math
+import os
 import random
 import signal
 import tempfile
@@ -136,8 +137,8 @@ class Trainer:
     def train(self) -> dict[str, float]:
         """Train for the configured epochs; returns the last validation metrics.
 
-        Ctrl-C (SIGINT) stops after the current step, saves ``last.pt`` at that exact step and
-        re-raises ``KeyboardInterrupt``; a second Ctrl-C aborts at once (last checkpoint kept).
+        Ctrl-C (SIGINT) or SIGTERM stops after the current step, saves ``last.pt`` at that exact
+        step and raises ``KeyboardInterrupt``; a second one aborts at once (last checkpoint kept).
         """
         metrics: dict[str, float] = {}
         if self.dist.is_main:
@@ -264,21 +265,37 @@ class Trainer:
 
     # ---------------------------------------------------------------- interruption
     def install_interrupt_handler(self) -> Callable[[], None]:
-        """First SIGINT: finish this step, then save and stop. Second: abort immediately.
+        """First SIGINT/SIGTERM: finish this step, then save and stop. A second one: abort at once.
 
-        Returns the function that puts the previous handler back."""
+        SIGTERM is what torchrun and cluster schedulers send before killing a job, so it gets the
+        same "save at this step" treatment as Ctrl-C. Returns the function that restores the
+        previous handlers.
+        """
         if threading.current_thread() is not threading.main_thread():
             return lambda: None  # signals only reach the main thread
+        owner = os.getpid()
 
         def request_stop(signum: int, frame: Any) -> None:
+            if os.getpid() != owner:
+                # A forked DataLoader worker inherited this handler: Ctrl-C is the main process's
+                # business (the worker keeps serving it batches); SIGTERM must still end the worker.
+                if signum == signal.SIGTERM:
+                    signal.signal(signum, signal.SIG_DFL)
+                    os.kill(os.getpid(), signum)
+                return
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
             if self.dist.is_main:
-                print("\n[train] Ctrl-C: saving after this step (press again to abort without saving)", flush=True)
+                print(f"\n[train] {signal.Signals(signum).name}: saving after this step (again to abort without saving)", flush=True)
 
-        previous = signal.signal(signal.SIGINT, request_stop)
-        return lambda: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+        return restore
 
     def should_stop(self) -> bool:
         """Whether any rank was interrupted (all ranks must stop at the same step)."""

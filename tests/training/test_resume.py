@@ -25,15 +25,15 @@ def _cfg(root, out):
     return train_config_from_dict(data)
 
 
-def _record_batches(trainer: Trainer, seen: list[float], interrupt_at: int | None = None) -> None:
-    """Log a fingerprint of every trained batch; optionally send ourselves SIGINT after a step."""
+def _record_batches(trainer: Trainer, seen: list[float], interrupt_at: int | None = None, sig: int = signal.SIGINT) -> None:
+    """Log a fingerprint of every trained batch; optionally send ourselves ``sig`` after a step."""
     original = trainer.step
 
     def step(batch, epoch):
         seen.append(round(float(batch["depth"].double().sum()), 3))
         losses = original(batch, epoch)
         if trainer.global_step == interrupt_at:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), sig)
         return losses
 
     trainer.step = step
@@ -66,13 +66,14 @@ def test_interrupted_run_resumes_at_the_exact_step(synthetic_root, tmp_path):
 
     cfg = _cfg(synthetic_root, tmp_path / "b")
     first = Trainer(cfg, progress=False)
+    handler_before = signal.getsignal(signal.SIGINT)
     seen: list[float] = []
     _record_batches(first, seen, interrupt_at=3)  # epoch 2, after its first step
     with pytest.raises(KeyboardInterrupt):
         first.train()
     state = read_checkpoint(tmp_path / "b" / "last.pt")["training_state"]
     assert (state["epoch"], state["step_in_epoch"], state["global_step"], state["epoch_complete"]) == (1, 1, 3, False)
-    assert signal.getsignal(signal.SIGINT) is not None and seen == seen_straight[:3]
+    assert signal.getsignal(signal.SIGINT) == handler_before and seen == seen_straight[:3]
 
     resumed = Trainer(cfg, resume=str(tmp_path / "b" / "last.pt"), progress=False)
     _record_batches(resumed, seen)
@@ -99,3 +100,17 @@ def test_resume_never_replaces_best_with_a_worse_epoch(synthetic_root, tmp_path,
     resumed.train()
     assert best.read_bytes() == before
     assert read_checkpoint(tmp_path / "best" / "last.pt")["training_state"]["best_abs_rel"] == 0.5
+
+
+def test_sigterm_also_saves_at_the_step_and_handlers_are_restored(synthetic_root, tmp_path):
+    """Schedulers and torchrun send SIGTERM before killing a job: same save-at-this-step path."""
+    cfg = _cfg(synthetic_root, tmp_path / "term")
+    cfg.optim.epochs = 1
+    trainer = Trainer(cfg, progress=False)
+    before = signal.getsignal(signal.SIGTERM)
+    _record_batches(trainer, [], interrupt_at=1, sig=signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    state = read_checkpoint(tmp_path / "term" / "last.pt")["training_state"]
+    assert (state["epoch"], state["step_in_epoch"], state["epoch_complete"]) == (0, 1, False)
+    assert signal.getsignal(signal.SIGTERM) == before
