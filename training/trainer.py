@@ -19,6 +19,7 @@ line, after which the last good checkpoint is still on disk.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import random
@@ -115,6 +116,7 @@ class Trainer:
         self.best_abs_rel = math.inf
         self.bad_steps = 0
         self.stop_requested = False
+        self.data_error: DataLoadingError | None = None
         # Restored before anything is saved, so best.pt is only ever replaced by a better score.
         if resume:
             self.load(resume)
@@ -179,8 +181,9 @@ class Trainer:
         bar = tqdm(total=self.iters_per_epoch, initial=start_step, desc=f"epoch {epoch + 1}/{self.cfg.optim.epochs}",
                    disable=not self.progress, unit="it", dynamic_ncols=True)
         start, seen = time.perf_counter(), 0
-        for index, batch in enumerate(self.batches(), start=start_step):
-            if index >= self.iters_per_epoch or self.should_stop():
+        batches = itertools.islice(self.batches(), self.iters_per_epoch - start_step)
+        for index, batch in enumerate(batches, start=start_step):
+            if self.should_stop():
                 break
             losses = self.step(batch, epoch)
             self.step_in_epoch = index + 1
@@ -194,8 +197,10 @@ class Trainer:
                 self.log_images(batch)
         bar.close()
 
-    def batches(self) -> Iterator[dict[str, Any]]:
-        """The loader's batches; a failing sample becomes one :class:`DataLoadingError` line."""
+    def batches(self) -> Iterator[dict[str, Any] | None]:
+        """The loader's batches. A batch that fails to load records a one-line
+        :class:`DataLoadingError` and yields ``None``; :meth:`should_stop` then raises it on
+        every rank at the same step, so all ranks save and exit together."""
         iterator = iter(self.loader)
         while True:
             try:
@@ -203,10 +208,11 @@ class Trainer:
             except StopIteration:
                 return
             except Exception as err:  # noqa: BLE001 - worker errors arrive re-raised with a traceback text
-                if self.stop_requested:  # Ctrl-C also reaches the workers; stop, do not report it
-                    return
-                raise DataLoadingError(f"loading training data failed at epoch {self.epoch + 1} step {self.step_in_epoch}: "
-                                       f"{last_line(err)}") from err
+                if not self.stop_requested:  # Ctrl-C also reaches the workers: not a data error
+                    self.data_error = DataLoadingError(f"loading training data failed at epoch {self.epoch + 1} "
+                                                       f"step {self.step_in_epoch}: {last_line(err)}")
+                yield None
+                return
             yield batch
 
     def step(self, batch: dict[str, Any], epoch: int) -> dict[str, float]:
@@ -298,12 +304,13 @@ class Trainer:
         return restore
 
     def should_stop(self) -> bool:
-        """Whether any rank was interrupted (all ranks must stop at the same step)."""
-        if not self.dist.enabled:
-            return self.stop_requested
-        flag = torch.tensor([float(self.stop_requested)], device=self.dist.device)
-        all_reduce_sum(flag, self.dist)
-        self.stop_requested = bool(flag.item() > 0)
+        """Whether to stop before this step: an interrupt on any rank (all ranks stop at the same
+        step), or a data error on any rank (raised on every rank, so none waits in a collective)."""
+        flags = torch.tensor([float(self.stop_requested), float(self.data_error is not None)], device=self.dist.device)
+        all_reduce_sum(flags, self.dist)
+        if flags[1].item() > 0:
+            raise self.data_error or DataLoadingError("another process could not load its training data (see its error)")
+        self.stop_requested = bool(flags[0].item() > 0)
         return self.stop_requested
 
     # ---------------------------------------------------------------- logging
