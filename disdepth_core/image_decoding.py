@@ -57,12 +57,27 @@ def image_view(msg) -> np.ndarray:
     return rows.reshape(height, width, channels)  # splits the contiguous last axis: still a view
 
 
-def image_to_rgb(msg) -> np.ndarray:
-    """uint8 RGB ``[H,W,3]``: a view for rgb8, else one conversion (16-bit scaled by >> 8)."""
+def sixteen_to_eight_bit(pixels: np.ndarray, significant_bits: int = 16) -> np.ndarray:
+    """uint16 pixels holding ``significant_bits`` of data (10/12-bit sensors) -> uint8 over the full range.
+
+    A 12-bit camera's white is 4095, so the usual ``>> 8`` would make it 15 (nearly black) and the
+    network would see a different scene; ``>> (bits - 8)`` maps it to 255. Out-of-range values
+    (hot pixels, wrong setting) saturate instead of wrapping.
+    """
+    if not 8 <= significant_bits <= 16:
+        raise ValueError(f"significant bits of 16-bit input must be 8..16, got {significant_bits}")
+    shifted = pixels >> (significant_bits - 8)
+    if significant_bits < 16:
+        shifted = np.minimum(shifted, 255)
+    return shifted.astype(np.uint8)
+
+
+def image_to_rgb(msg, significant_bits: int = 16) -> np.ndarray:
+    """uint8 RGB ``[H,W,3]``: a view for rgb8, else one conversion (16-bit: see :func:`sixteen_to_eight_bit`)."""
     pixels = image_view(msg)
     order = ENCODINGS[msg.encoding][2]
     if pixels.dtype != np.uint8:
-        pixels = (pixels >> 8).astype(np.uint8)
+        pixels = sixteen_to_eight_bit(pixels, significant_bits)
     if order == "rgb":
         return pixels
     return cv2.cvtColor(np.ascontiguousarray(pixels), _TO_RGB[order])

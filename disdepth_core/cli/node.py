@@ -40,11 +40,18 @@ def ros_args(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import UserError
     from .files import require_file
 
     if args.model and Path(args.model).suffix.lower() not in (".engine", ".plan"):
         require_file(args.model, "model file")  # a missing engine may be built from onnx_path by the node
     argv = ros_args(args)  # file checks first: they need no ROS
+    if args.params:
+        from disdepth_ros.param_checks import check_params_file
+
+        problem = check_params_file(args.params)  # rcl would say "RCLError ... parse.c:800" or ignore typos
+        if problem:
+            raise UserError(problem)
     try:
         from disdepth_ros.depth_node import main
     except ImportError as err:

@@ -74,6 +74,13 @@ CASES = [
     Case("bench-iters-0", ["bench", "{tmp}/empty.pt", "--iters", "0"], "argument --iters: 0 is out of range"),
     Case("bench-unknown-backend", ["bench", "{tmp}/existing.onnx", "--compare", "torch,cuda"], "unknown backend(s) cuda"),
     Case("node-missing-params", ["node", "--params", "{tmp}/missing.yaml"], "params file not found"),
+    Case("node-params-typo", ["node", "--params", "{tmp}/params_typo.yaml"],
+         "line 3: unknown parameter 'max_detph' (did you mean 'max_depth'?) under 'depth_node'"),
+    Case("node-params-no-level", ["node", "--params", "{tmp}/params_no_level.yaml"],
+         "line 2: 'max_depth' sits directly under 'depth_node' without the 'ros__parameters' level"),
+    Case("node-params-malformed", ["node", "--params", "{tmp}/params_malformed.yaml"], "malformed YAML at line 4, column 1"),
+    Case("node-missing-model", ["node", "--model", "{tmp}/missing.pt"], "model file not found"),
+    Case("node-empty-model", ["node", "--model", "{tmp}/empty.pt"], "is empty (0 bytes)"),
 ]
 
 
@@ -86,6 +93,9 @@ def _materialise(tmp: Path) -> None:
     (tmp / "empty.pt").write_bytes(b"")
     (tmp / "existing.txt").write_text("a file, not a folder\n")
     (tmp / "existing.onnx").write_bytes(b"\x08\x07")
+    (tmp / "params_typo.yaml").write_text("depth_node:\n  ros__parameters:\n    max_detph: 5.0\n")
+    (tmp / "params_no_level.yaml").write_text("depth_node:\n  max_depth: 5.0\n")
+    (tmp / "params_malformed.yaml").write_text("depth_node:\n  ros__parameters:\n    max_depth: [5.0\n")
     generate_dataset(tmp / "good", "nyu", n_train=4, n_test=2, seed=1, height=48, width=64, frames_per_scene=2, progress=False)
     shutil.copytree(tmp / "good", tmp / "truncated")
     # NYU-format RGB frames are JPEG; the ground-truth depth maps are 16-bit PNGs: cut those in half.
