@@ -51,7 +51,10 @@ def _debug_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser; with ``only``, just that subcommand's options are built (the others are
+    listed by name and help), so ``disdepth demo --frames 0`` does not import every subcommand's
+    dependencies (numpy, the exporters) before saying what is wrong."""
     parser = OneLineArgumentParser(prog="disdepth", description="DisDepth: efficient monocular metric depth for robots.",
                                      epilog=f"Errors print one line; --debug or {DEBUG_ENV}=1 shows the full traceback.")
     from disdepth_core import __version__
@@ -62,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     debug_parent = _debug_parent()
     for name, (module_name, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name, help=help_text)
+            continue
         module = importlib.import_module(f"disdepth_core.cli.{module_name}")
         # A module may reuse another parser's options (``train`` reuses python -m training.train's).
         parents = module.parent_parsers() if hasattr(module, "parent_parsers") else []
@@ -94,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
     try:
-        parser = build_parser()
+        command = next((arg for arg in argv if not arg.startswith("-")), None)
+        parser = build_parser(command if command in COMMANDS else None)
         args = parser.parse_args(argv)
         args.command_argv = _command_argv(argv, args.command)
         return int(args.handler(args) or 0)

@@ -83,6 +83,8 @@ CASES = [
     Case("node-empty-model", ["node", "--model", "{tmp}/empty.pt"], "is empty (0 bytes)"),
 ]
 
+SLOW_CASES = {"eval-truncated-png"}
+
 
 def _materialise(tmp: Path) -> None:
     """Scratch files the cases refer to: broken checkpoints, a config, a dataset with a truncated PNG."""
@@ -124,8 +126,10 @@ def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.Completed
                              env=env, timeout=300)
         return out
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip((case.name for case in CASES), pool.map(run, CASES)))
+    # The one case that loads torch and a model starts first; the cheap ones fill the other workers.
+    ordered = sorted(CASES, key=lambda case: case.name not in SLOW_CASES)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip((case.name for case in ordered), pool.map(run, ordered)))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -225,3 +229,22 @@ def test_checkpoint_reader_names_the_file_for_empty_and_corrupt_files(tmp_path, 
     for path in (cut, text):
         with pytest.raises(CheckpointError, match=rf"cannot read checkpoint .*{path.name} \(corrupt, truncated or not a"):
             read_checkpoint(path)
+
+
+def test_demo_offline_falls_back_to_the_bundled_recipe(tmp_path, monkeypatch, capsys) -> None:
+    """A model without synth.yaml/config.yaml beside it uses the bundled demo's, saying so; else names what is missing."""
+    from disdepth_core import demo_assets
+    from disdepth_core.cli.demo import demo_file
+
+    model = tmp_path / "mine" / "model.pt"
+    model.parent.mkdir()
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "synth.yaml").write_text("kind: nyu\n")
+    monkeypatch.setattr(demo_assets, "demo_dir_candidates", lambda: [bundled])
+    assert demo_file(model, "synth.yaml") == bundled / "synth.yaml"
+    assert f"note: no synth.yaml beside {model}; using the default demo synth.yaml from {bundled}" in capsys.readouterr().out
+    (model.parent / "synth.yaml").write_text("kind: kitti\n")
+    assert demo_file(model, "synth.yaml") == model.parent / "synth.yaml"
+    with pytest.raises(FileNotFoundError, match=rf"demo --offline needs config.yaml beside {model} or in the bundled demo folder"):
+        demo_file(model, "config.yaml")
