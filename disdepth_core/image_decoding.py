@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from disdepth_core.quiet_decode import imdecode_quiet
+
 # encoding -> (channels, bytes per channel, channel order); 8UC*/16UC* read like cv_bridge does.
 ENCODINGS: dict[str, tuple[int, int, str]] = {
     "rgb8": (3, 1, "rgb"), "bgr8": (3, 1, "bgr"), "rgba8": (4, 1, "rgba"), "bgra8": (4, 1, "bgra"), "mono8": (1, 1, "mono"),
@@ -88,9 +90,10 @@ def compressed_to_rgb(msg) -> np.ndarray:
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise BadMessageError("empty compressed image")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    bgr, codec_messages = imdecode_quiet(data, cv2.IMREAD_COLOR)  # no raw libpng lines per bad frame
     if bgr is None or bgr.size == 0:
-        raise BadMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes)")
+        detail = f": {'; '.join(codec_messages)}" if codec_messages else ""
+        raise BadMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes){detail}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

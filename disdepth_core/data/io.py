@@ -7,66 +7,18 @@ which path was wrong and why.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
-import sys
-import tempfile
-import threading
 import warnings
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 
-# libpng (inside OpenCV) prints "libpng error: ..." / "libpng warning: ..." straight to file
-# descriptor 2, and OpenCV's own codec log adds "[ WARN:0@0.01] global grfmt_png.cpp:793 ...", so a
-# corrupt file showed raw C-library lines before our clean error. The decoder's output is captured
-# around imdecode and folded into the error (or into a warning naming the file).
-_LIBRARY_LINE = re.compile(r"^(?:libpng|libjpeg|libtiff)[^:]*:\s*(?P<msg>.*)$|^(?P<jpeg>(?:Corrupt|Premature end of) JPEG.*)$")
-_OPENCV_CODEC_LINE = re.compile(r"^\[\s*(?:WARN|ERROR|INFO)[^\]]*\]\s+global\s+(?:grfmt|loadsave|bitstrm)\S*\s+\S+\s+(?P<msg>.*)$")
-_STDERR_LOCK = threading.Lock()
-
-
-def _decoder_message(line: str) -> str | None:
-    """The message of a codec line written to stderr by libpng/libjpeg/OpenCV, else None."""
-    match = _LIBRARY_LINE.match(line) or _OPENCV_CODEC_LINE.match(line)
-    if match is None:
-        return None
-    return (match.groupdict().get("msg") or match.groupdict().get("jpeg") or "").strip()
+from disdepth_core.quiet_decode import imdecode_quiet
 
 
 class ImageDecodeWarning(UserWarning):
     """The image decoded, but its decoder complained (e.g. an incorrect colour profile)."""
-
-
-@contextlib.contextmanager
-def _native_stderr_captured(into: list[str]) -> Iterator[None]:
-    """Route file descriptor 2 to a temp file; decoder messages go to ``into``, other lines back to stderr."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all (daemonised): nothing to capture
-        yield
-        return
-    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            other = []
-            for line in sink.read().decode("utf-8", errors="replace").splitlines():
-                message = _decoder_message(line)
-                if message is None:
-                    other.append(line)
-                elif message and message not in into:
-                    into.append(message)
-            if other:  # another thread's output during the window: pass it on unchanged
-                sys.stderr.write("\n".join(other) + "\n")
 
 
 def _imread(path: str | Path, flags: int) -> np.ndarray:
@@ -77,9 +29,8 @@ def _imread(path: str | Path, flags: int) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)
     if not data.size:
         raise ValueError(f"image file is empty (0 bytes): {path}")
-    decoder_lines: list[str] = []
-    with _native_stderr_captured(decoder_lines):
-        image = cv2.imdecode(data, flags)
+    # The codec's own stderr lines (libpng) are folded into the error instead of printed.
+    image, decoder_lines = imdecode_quiet(data, flags)
     detail = "; ".join(decoder_lines)
     if image is None:
         reason = f"corrupt or truncated: {detail}" if detail else "corrupt or unsupported format"

@@ -57,3 +57,37 @@ def test_aspect_mismatch_only_when_the_shape_differs():
     assert aspect_mismatch((480, 640), (240, 320)) is None  # binning: same aspect, K scales evenly
     warning = aspect_mismatch((480, 640), (360, 640))
     assert "camera_info is 640x480" in warning and "image is 640x360" in warning and "unevenly" in warning
+
+
+def test_truncated_compressed_png_is_one_bad_message_without_raw_libpng_lines(capfd):
+    import cv2
+
+    from disdepth_core.image_decoding import BadMessageError, compressed_to_rgb
+
+    rgb = np.random.default_rng(1).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    png = cv2.imencode(".png", rgb)[1].tobytes()
+    msg = types.SimpleNamespace(format="png", data=png[: len(png) // 2])
+    with pytest.raises(BadMessageError, match=r"cannot decode compressed image \(format 'png', \d+ bytes\): .+"):
+        compressed_to_rgb(msg)
+    assert "libpng" not in capfd.readouterr().err
+    msg.data = png
+    np.testing.assert_array_equal(compressed_to_rgb(msg), rgb[..., ::-1])  # imencode took rgb as BGR
+
+
+def test_other_output_during_a_decode_is_passed_on(monkeypatch, capfd):
+    """Only codec lines are swallowed: another thread's log written to fd 2 meanwhile still appears."""
+    import os
+
+    import cv2
+
+    from disdepth_core import quiet_decode
+
+    def noisy_imdecode(data, flags):
+        os.write(2, b"libpng warning: iCCP: known incorrect sRGB profile\nnode log line from another thread\n")
+        return np.zeros((2, 2, 3), np.uint8)
+
+    monkeypatch.setattr(cv2, "imdecode", noisy_imdecode)
+    image, codec = quiet_decode.imdecode_quiet(np.zeros(4, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (2, 2, 3) and codec == ["iCCP: known incorrect sRGB profile"]
+    err = capfd.readouterr().err
+    assert "node log line from another thread" in err and "libpng" not in err
