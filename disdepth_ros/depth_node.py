@@ -10,6 +10,8 @@ Works with the rclpy of Humble and newer (no newer-only APIs).
 from __future__ import annotations
 
 import dataclasses
+import os
+import re
 import sys
 import threading
 import time
@@ -25,12 +27,13 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from disdepth_core.geometry import as_intrinsics
+from disdepth_core.pipeline import FramePipeline, PipelineConfig, intrinsics_problem
 from disdepth_core.visualize import colorize_depth
 
 from . import messages
 from .diagnostics import LatencyStats, RateMeter, build_report
-from .frame_pipeline import FramePipeline, PipelineConfig
 from .mailbox import LatestMailbox
+from .param_checks import check_params_file, depth_range_problems, unknown_parameter_problems
 from .parameters import PARAMETERS, SPECS, validate_all, validate_value
 
 
@@ -44,8 +47,14 @@ def qos_profile(kind: str, depth: int) -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
 
 
+SIM_CLOCK_WAIT_S = 3.0
+
+
 class DepthNode(Node):
     def __init__(self, **kwargs: Any) -> None:
+        # Declaring every override lets the node see names it does not know (a misspelt key in the
+        # params file or a -p typo) instead of rcl ignoring them and the node running on defaults.
+        kwargs.setdefault("automatically_declare_parameters_from_overrides", True)
         super().__init__("depth_node", **kwargs)
         self.values = self._declare_parameters()
         problems = validate_all(self.values)
@@ -53,6 +62,11 @@ class DepthNode(Node):
             raise ConfigError("invalid parameters: " + "; ".join(problems))
         self.config = PipelineConfig.from_params(self.values)
         self.runtime, self.pipeline = self._load_model()
+        problems = self._depth_range_problems(self.values)
+        if problems:
+            self.runtime.close()
+            raise ConfigError("invalid parameters: " + "; ".join(problems))
+        self.k_in_use = "none yet (no valid camera_info received)"
         self.latency = LatencyStats()
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self.mailbox: LatestMailbox = LatestMailbox()
@@ -83,14 +97,26 @@ class DepthNode(Node):
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run_worker, name="depth_inference", daemon=True)
         self._worker.start()
+        self._sim_clock_timer: Optional[threading.Timer] = None
+        if self.get_parameter("use_sim_time").value:
+            self._sim_clock_timer = threading.Timer(SIM_CLOCK_WAIT_S, self._warn_if_no_clock)
+            self._sim_clock_timer.daemon = True
+            self._sim_clock_timer.start()
         h, w = self.pipeline.input_hw
         self.get_logger().info(f"ready: {self.runtime.backend} {self.runtime.path} input {h}x{w}, "
                                f"listening on {'image/compressed' if self.values['use_compressed'] else 'image'}")
 
     # ---- start-up -------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
+        # Overrides were declared automatically (see __init__): anything not in our table is a typo.
+        overridden = list(self.list_parameters([], 0).names)
+        problems = unknown_parameter_problems(overridden)
+        if problems:
+            raise ConfigError("invalid parameters: " + "; ".join(problems))
         values = {}
         for spec in PARAMETERS:
+            if self.has_parameter(spec.name):  # auto-declared from an override: re-declare with type and descriptor
+                self.undeclare_parameter(spec.name)
             descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
             try:
                 values[spec.name] = self.declare_parameter(spec.name, spec.default, descriptor).value
@@ -135,6 +161,20 @@ class DepthNode(Node):
             raise ConfigError(f"cannot {stage} model {path}: {type(err).__name__}: {reason}") from None
         return runtime, pipeline
 
+    def _depth_range_problems(self, values: dict[str, Any]) -> list[str]:
+        meta = self.pipeline.metadata
+        return depth_range_problems(float(values["min_depth"]), float(values["max_depth"]),
+                                    float(meta.min_depth or 0.0), float(meta.max_depth or 0.0))
+
+    def _warn_if_no_clock(self) -> None:
+        """use_sim_time with nobody publishing /clock: ROS time stays 0 and ROS-time timers never fire."""
+        if self._closed or self.get_clock().now().nanoseconds != 0:
+            return
+        self.get_logger().warning(
+            f"use_sim_time is true but no /clock message arrived within {SIM_CLOCK_WAIT_S:g} s: ROS time is stopped "
+            "at 0, so /diagnostics (a ROS-time timer) stays silent and latencies are meaningless until a clock "
+            "publishes (e.g. ros2 bag play --clock); depth is still published per image")
+
     # ---- callbacks (executor thread) --------------------------------------------------------
     # Nothing may escape these callbacks: an exception raised in a callback ends rclpy.spin.
     def _on_image(self, msg) -> None:
@@ -150,6 +190,9 @@ class DepthNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
             K = as_intrinsics(msg.k)
+            problem = intrinsics_problem(K)
+            if problem:
+                raise ValueError(problem)
             if msg.height <= 0 or msg.width <= 0:
                 raise ValueError(f"zero size {msg.width}x{msg.height}")
             size = (int(msg.height), int(msg.width))
@@ -183,7 +226,7 @@ class DepthNode(Node):
                 return SetParametersResult(successful=False, reason=reason)
             updates[param.name] = param.value
         merged = {**self.values, **updates}
-        problems = validate_all(merged)
+        problems = validate_all(merged) or self._depth_range_problems(merged)
         if problems:
             return SetParametersResult(successful=False, reason="; ".join(problems))
         self.values = merged
@@ -215,6 +258,10 @@ class DepthNode(Node):
         if want_points != config.points:
             config = dataclasses.replace(config, points=want_points)
         result = self.pipeline.process_message(msg, camera[:2] if camera else None, config)
+        if result.camera_warning:
+            self.get_logger().warning(result.camera_warning, throttle_duration_sec=10.0)
+        if result.depth_K is not None:
+            self.k_in_use = self._describe_k(result.depth_K, result.depth.shape, camera[1])
         start = time.perf_counter()
         header = msg.header
         self.depth_pub.publish(messages.depth_to_image(result.depth, header, values["output_encoding"]))
@@ -233,6 +280,12 @@ class DepthNode(Node):
         with self._counts_lock:
             self.published += 1
         self.output_rate.tick()
+
+    @staticmethod
+    def _describe_k(K: np.ndarray, depth_hw: tuple[int, ...], info_hw: tuple[int, int]) -> str:
+        source = "as received" if tuple(depth_hw[:2]) == tuple(info_hw) else "scaled"
+        return (f"fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} cy {K[1, 2]:.2f} for the {depth_hw[1]}x{depth_hw[0]} "
+                f"depth image (camera_info {info_hw[1]}x{info_hw[0]}, {source})")
 
     # ---- diagnostics -----------------------------------------------------------------------
     def _take_counts(self) -> dict[str, Any]:
@@ -253,7 +306,8 @@ class DepthNode(Node):
             expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, **self._take_counts())
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
                                   message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
-                                  values=[KeyValue(key=k, value=v) for k, v in report.values])
+                                  values=[KeyValue(key=k, value=v) for k, v in report.values]
+                                  + [KeyValue(key="intrinsics in use", value=self.k_in_use)])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
@@ -267,6 +321,9 @@ class DepthNode(Node):
         """
         if self._closed:
             return
+        timer = getattr(self, "_sim_clock_timer", None)  # absent when __init__ failed before creating it
+        if timer is not None:
+            timer.cancel()
         self._stop.set()
         self.mailbox.close()
         if self._worker is threading.current_thread():
@@ -282,9 +339,43 @@ class DepthNode(Node):
         self.runtime.close()
 
 
+def params_files_in(argv: list[str]) -> list[str]:
+    """The ``--params-file FILE`` arguments of a ROS command line (what launch files pass)."""
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--params-file"]
+
+
+def node_fqn_in(argv: list[str]) -> str:
+    """The node's name as rcl will resolve it, from ``__ns:=``/``__node:=`` remappings (defaults otherwise)."""
+    namespace, name = "", "depth_node"
+    for arg in argv:
+        if arg.startswith("__ns:="):
+            namespace = arg.split(":=", 1)[1].strip("/")
+        elif arg.startswith("__node:=") or arg.startswith("depth_node:__node:="):
+            name = arg.split(":=", 1)[1]
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _rcl_reason(err: Exception) -> str:
+    """An RCLError's message without rcl's C source locations (``, at /src/parse.c:800``)."""
+    return re.sub(r",? at \S+\.c:\d+", "", " ".join(str(err).split()))
+
+
 def main(args: Optional[list[str]] = None) -> int:
     """Entry point of ``ros2 run disdepth_ros depth_node`` and ``disdepth node``."""
-    rclpy.init(args=args)
+    argv = list(sys.argv if args is None else args)
+    logger = rclpy.logging.get_logger("depth_node")
+    for path in params_files_in(argv):  # before rcl: its own parse errors are raw RCLErrors
+        problem = check_params_file(path, node_fqn_in(argv)) if os.path.isfile(path) else f"params file not found: {path}"
+        if problem:
+            logger.error(problem)
+            return 2
+    try:
+        rclpy.init(args=args)
+    except Exception as err:  # RCLError: malformed --ros-args the pre-check cannot know about
+        if type(err).__name__ != "RCLError":
+            raise
+        logger.error(f"ROS rejected the command-line arguments: {_rcl_reason(err)}")
+        return 2
     node = None
     code = 0
     try:

@@ -71,6 +71,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("focal_rescale", False, "Multiply depth by (camera fx * input scale) / train focal when camera_info and the model's "
               "train_focal are known: a monocular net reads metric depth from apparent size, so a lens unlike the training "
               "camera's biases depth by exactly that ratio. Off by default: only correct if the model was trained at one focal."),
+    ParamSpec("mono16_bits", 16, "Significant bits of 16-bit input images (mono16, 16UC1, rgb16, ...): 16 = full range; 10 or "
+              "12 for sensors that store 10/12-bit data in 16-bit words, so their white maps to 255 (>> bits-8) instead of "
+              "nearly black (>> 8).", minimum=8, check=lambda bits: None if bits <= 16 else "must be 8..16"),
     ParamSpec("use_compressed", False, "Subscribe image/compressed (sensor_msgs/CompressedImage, JPEG/PNG) instead of image."
               + RELOAD_NOTE, read_only=True),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages." + RELOAD_NOTE, minimum=0.05, read_only=True),

@@ -77,6 +77,12 @@ class NodeProcess:
                     return int(line.split()[1])
         return 0
 
+    def stderr_so_far(self) -> str:
+        """The node's log while it runs (pread: the child's write offset is shared and left alone)."""
+        if self._result is not None:
+            return self._result[2]
+        return os.pread(self._stderr.fileno(), 1 << 22, 0).decode("utf-8", errors="replace")
+
     def stop(self, timeout: float = 20.0) -> tuple[int, str, str]:
         """SIGINT (like Ctrl-C), wait, and return (exit code, stdout, stderr); kill if stuck.
 

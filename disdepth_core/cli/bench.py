@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .arg_types import non_negative_int, positive_int
+
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
 BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
 
@@ -21,11 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="checkpoint, .onnx or .engine/.plan")
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="backend (auto: from the file type)")
     parser.add_argument("--input-size", help="HxW (default: the model's fixed or recorded size)")
-    parser.add_argument("--iters", type=int, default=50, help="timed iterations (default 50)")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed warm-up iterations (default 5)")
+    parser.add_argument("--iters", type=positive_int, default=50, help="timed iterations (>= 1, default 50)")
+    parser.add_argument("--warmup", type=non_negative_int, default=5, help="untimed warm-up iterations (>= 0, default 5)")
     parser.add_argument("--compare", help="comma-separated backends run on the same input, e.g. torch,onnxruntime")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch and ONNX Runtime (0: library default)")
+    parser.add_argument("--threads", type=non_negative_int, default=0,
+                        help="CPU threads for torch and ONNX Runtime (>= 0; 0: library default)")
 
 
 def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, tmp: Path) -> Path:
@@ -61,6 +64,9 @@ def _runtime_options(backend: str, threads: int) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .files import require_file
+
+    model = require_file(args.model)  # before the heavy imports below
     from disdepth_core.runtime import load_runtime
     from disdepth_core.runtime.benchmark import benchmark_runtime
     from disdepth_core.runtime.loader import backend_for_path
@@ -69,11 +75,6 @@ def run(args: argparse.Namespace) -> int:
     from . import UserError
     from .info import parse_hw
 
-    model = Path(args.model)
-    if not model.is_file():
-        raise FileNotFoundError(f"model file not found: {model}")
-    if args.iters < 1 or args.warmup < 0:
-        raise UserError("--iters must be >= 1 and --warmup >= 0")
     backends = [b.strip() for b in args.compare.split(",") if b.strip()] if args.compare else [args.backend]
     unknown = [b for b in backends if b not in BACKEND_CHOICES]
     if unknown:

@@ -14,15 +14,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arg_types import non_negative_int, positive_float, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="protocol evaluation on synthetic test scenes instead of the ROS node demo")
-    parser.add_argument("--frames", type=int, default=40, help="node demo: frames to stream")
-    parser.add_argument("--rate", type=float, default=10.0, help="node demo: camera rate in Hz")
+    parser.add_argument("--frames", type=positive_int, default=40, help="node demo: frames to stream (>= 1)")
+    parser.add_argument("--rate", type=positive_float, default=10.0, help="node demo: camera rate in Hz (> 0)")
     parser.add_argument("--model", default=None, help="checkpoint (default: the bundled models/demo/model.pt)")
     parser.add_argument("--data", default="outputs/demo_data", help="where the synthetic test scenes are generated")
     parser.add_argument("--out", default="outputs", help="folder for demo.png and demo_metrics.json")
-    parser.add_argument("--images", type=int, default=0, help="evaluate only N test images (0 = all)")
+    parser.add_argument("--images", type=non_negative_int, default=0, help="evaluate only N test images (0 = all)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -47,6 +49,11 @@ def run_node(args: argparse.Namespace) -> int:
 
 
 def run_offline(args: argparse.Namespace) -> int:
+    from .files import require_file
+
+    if args.model:
+        require_file(args.model, "model file")
+
     import json
 
     import cv2
@@ -60,13 +67,12 @@ def run_offline(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate_model
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    demo_dir = find_demo_dir() if args.model is None else Path(args.model).parent
-    model_path = Path(args.model) if args.model else demo_dir / "model.pt"
-    recipe = yaml.safe_load((demo_dir / "synth.yaml").read_text())
+    model_path = Path(args.model) if args.model else find_demo_dir() / "model.pt"
+    recipe = yaml.safe_load(demo_file(model_path, "synth.yaml").read_text())
+    cfg = train_config_from_dict(yaml.safe_load(demo_file(model_path, "config.yaml").read_text()))
     model, meta = load_student(model_path)
     data_root = _ensure_scenes(Path(args.data), recipe, progress=not args.no_progress)
 
-    cfg = train_config_from_dict(yaml.safe_load((demo_dir / "config.yaml").read_text()))
     data = cfg.data
     data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
     data.train_split, data.test_split = str(data_root / "splits" / "train.txt"), str(data_root / "splits" / "test.txt")
@@ -87,6 +93,22 @@ def run_offline(args: argparse.Namespace) -> int:
     (out / "demo_metrics.json").write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant}, indent=2))
     print(f"wrote {out / 'demo.png'} (RGB | predicted depth | ground truth | abs-rel error) and {out / 'demo_metrics.json'}")
     return 0
+
+
+def demo_file(model_path: Path, name: str) -> Path:
+    """``name`` (synth.yaml: the scene recipe, config.yaml: the evaluation settings) beside the model,
+    else the bundled demo model's copy, with a note; FileNotFoundError lists every place looked."""
+    from disdepth_core.demo_assets import demo_dir_candidates
+
+    beside = model_path.parent / name
+    if beside.is_file():
+        return beside
+    for folder in demo_dir_candidates():
+        if (folder / name).is_file():
+            print(f"note: no {name} beside {model_path}; using the default demo {name} from {folder}")
+            return folder / name
+    raise FileNotFoundError(f"demo --offline needs {name} beside {model_path} or in the bundled demo folder "
+                            f"(looked in {model_path.parent}, " + ", ".join(str(f) for f in demo_dir_candidates()) + ")")
 
 
 def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:

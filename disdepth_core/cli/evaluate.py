@@ -20,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .files import require_file
+
+    require_file(args.config, "config file")
+    require_file(args.checkpoint, "checkpoint")
+
     from disdepth_core.metrics import format_metrics_table
     from disdepth_core.models.checkpoint import load_student
     from training.config import load_train_config

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .arg_types import int_range, non_negative_int, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from disdepth_core.export.onnx_export import DEFAULT_OPSET
+    from disdepth_core.export.onnx_export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET
     from disdepth_core.export.tensorrt_build import PRECISIONS
 
     parser.add_argument("--format", choices=("onnx", "engine"), default="onnx", help="artifact to produce (default: onnx)")
@@ -20,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     onnx = parser.add_argument_group("ONNX")
     onnx.add_argument("--input-size", help="HxW of the exported input (default: the checkpoint's training size)")
     onnx.add_argument("--dynamic", action="store_true", help="free height/width (batch stays 1)")
-    onnx.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (default {DEFAULT_OPSET}, TensorRT 8.6-safe)")
+    onnx.add_argument("--opset", type=int_range(MIN_OPSET, MAX_OPSET), default=DEFAULT_OPSET,
+                      help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default {DEFAULT_OPSET}, TensorRT 8.6-safe)")
     onnx.add_argument("--uint8-input", action="store_true", help="take uint8 NHWC RGB; normalisation inside the graph")
     onnx.add_argument("--no-simplify", action="store_true", help="skip onnxslim simplification")
     engine = parser.add_argument_group("TensorRT engine (run on the target device)")
@@ -28,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--precision", choices=PRECISIONS, default="fp16")
     engine.add_argument("--calib-images", help="folder of images for INT8 calibration")
     engine.add_argument("--calib-cache", help="INT8 calibration cache file (written, and reused when it exists)")
-    engine.add_argument("--dla-core", type=int, help="build for this DLA core (Jetson Xavier/Orin), GPU fallback on")
-    engine.add_argument("--workspace-mb", type=int, default=1024, help="builder workspace limit in MB (default 1024)")
+    engine.add_argument("--dla-core", type=non_negative_int, help="build for this DLA core (Jetson Xavier/Orin), GPU fallback on")
+    engine.add_argument("--workspace-mb", type=positive_int, default=1024, help="builder workspace limit in MB (default 1024)")
     engine.add_argument("--timing-cache", help="TensorRT timing cache file (loaded if present, saved after the build)")
     engine.add_argument("--min-shape", help="HxW: smallest input of a dynamic engine")
     engine.add_argument("--opt-shape", help="HxW: input size the dynamic engine is tuned for")
@@ -44,11 +47,19 @@ def _optional_hw(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from disdepth_core.export.onnx_export import export_onnx
-
     from . import UserError
+    from .files import require_file
 
     input_hw = _optional_hw(args.input_size)
+    if args.checkpoint:
+        require_file(args.checkpoint, "checkpoint")
+    if args.onnx:
+        require_file(args.onnx, "ONNX model")
+    if Path(args.output).is_dir():
+        raise UserError(f"--output {args.output} is a folder; give the file to write, e.g. {Path(args.output) / 'model.onnx'}")
+
+    from disdepth_core.export.onnx_export import export_onnx
+
     if args.format == "onnx":
         if not args.checkpoint:
             raise UserError("--format onnx needs --checkpoint CKPT")

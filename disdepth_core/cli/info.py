@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+MODEL_FILE_SUFFIXES = (".pt", ".pth", ".safetensors", ".ckpt", ".onnx", ".engine", ".plan")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="backbone name (see --list) or a checkpoint path")
@@ -25,8 +27,30 @@ def parse_hw(text: str) -> tuple[int, int]:
     return height, width
 
 
+def looks_like_path(text: str) -> bool:
+    """A name with a folder separator or a model-file extension is meant as a file, not a backbone."""
+    from pathlib import PurePath
+
+    return "/" in text or "\\" in text or PurePath(text).suffix.lower() in MODEL_FILE_SUFFIXES
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from . import UserError
+    from .files import require_file
+
+    is_file = Path(args.model).exists() or looks_like_path(args.model)
+    if not args.list:
+        height, width = parse_hw(args.input_size)  # cheap checks before torch loads
+        if is_file and not Path(args.model).exists():
+            raise FileNotFoundError(f"model file not found: {args.model} (--model takes a checkpoint path or a backbone "
+                                    "name; see --list)")
+        if is_file:
+            require_file(args.model, "checkpoint")
+            if Path(args.model).suffix.lower() in (".onnx", ".engine", ".plan"):
+                raise UserError(f"info reads DisDepth checkpoints (.pt, .pth, .safetensors); {args.model} is an exported "
+                                "model (try `disdepth bench` on it)")
 
     from disdepth_core.models import backbone_info, build_student, list_students
     from disdepth_core.models.checkpoint import load_student
@@ -35,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(list_students()))
         return 0
-    height, width = parse_hw(args.input_size)
-    if Path(args.model).is_file():
+    if is_file:
         model, meta = load_student(args.model)
         title = f"{args.model} ({meta['model_config']['backbone']})"
     else:

@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def ros_args(args: argparse.Namespace) -> list[str]:
     """The ``--ros-args`` list for these options (kept separate so it is testable)."""
     out = ["disdepth-node", "--ros-args"]
-    if args.params and not Path(args.params).is_file():
-        raise FileNotFoundError(f"params file not found: {args.params}")
+    from .files import require_file
+
+    if args.params:
+        require_file(args.params, "params file")
     candidates = [Path(args.params)] if args.params else [Path(__file__).resolve().parents[2] / "config" / "depth.yaml",
                                                           Path(sys.prefix) / "share" / "disdepth_ros" / "config" / "depth.yaml"]
     found = [str(path) for path in candidates if path.is_file()]
@@ -38,8 +40,20 @@ def ros_args(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import UserError
+    from .files import require_file
+
+    if args.model and Path(args.model).suffix.lower() not in (".engine", ".plan"):
+        require_file(args.model, "model file")  # a missing engine may be built from onnx_path by the node
+    argv = ros_args(args)  # file checks first: they need no ROS
+    if args.params:
+        from disdepth_ros.param_checks import check_params_file
+
+        problem = check_params_file(args.params)  # rcl would say "RCLError ... parse.c:800" or ignore typos
+        if problem:
+            raise UserError(problem)
     try:
         from disdepth_ros.depth_node import main
     except ImportError as err:
         raise FileNotFoundError(f"ROS 2 Python packages are missing ({err}); pip install 'disdepth_ros[ros]' or source ROS 2") from None
-    return main(ros_args(args))
+    return main(argv)

@@ -8,10 +8,17 @@ which path was wrong and why.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from disdepth_core.quiet_decode import imdecode_quiet
+
+
+class ImageDecodeWarning(UserWarning):
+    """The image decoded, but its decoder complained (e.g. an incorrect colour profile)."""
 
 
 def _imread(path: str | Path, flags: int) -> np.ndarray:
@@ -20,9 +27,16 @@ def _imread(path: str | Path, flags: int) -> np.ndarray:
         raise FileNotFoundError(f"image file not found: {path}")
     # imdecode from bytes handles non-ASCII paths on every platform, unlike cv2.imread.
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, flags) if data.size else None
+    if not data.size:
+        raise ValueError(f"image file is empty (0 bytes): {path}")
+    # The codec's own stderr lines (libpng) are folded into the error instead of printed.
+    image, decoder_lines = imdecode_quiet(data, flags)
+    detail = "; ".join(decoder_lines)
     if image is None:
-        raise ValueError(f"could not decode image file (corrupt or unsupported format): {path}")
+        reason = f"corrupt or truncated: {detail}" if detail else "corrupt or unsupported format"
+        raise ValueError(f"could not decode image file ({reason}): {path}")
+    if detail:
+        warnings.warn(f"{path}: decoder warning: {detail}", ImageDecodeWarning, stacklevel=3)
     return image
 
 

@@ -24,6 +24,8 @@ from disdepth_core.runtime.metadata import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8,
 from .artifact_metadata import INPUT_NAME, OUTPUT_NAME, embed_onnx_metadata
 
 DEFAULT_OPSET = 17  # highest opset TensorRT 8.6 (JetPack 5) parses fully
+MIN_OPSET = 11  # opsets 9-10 cannot express the bins head (measured with torch 2.x), <= 8 lack expand/resize
+MAX_OPSET = 23  # newest opset any supported torch exports; older torch builds stop earlier (checked at export)
 REL_TOLERANCE = 1e-3
 ABS_TOLERANCE_PER_METRE = 1e-3  # absolute tolerance = this * max_depth
 
@@ -157,6 +159,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     from disdepth_core.models.checkpoint import CheckpointError, load_student
 
     start = time.perf_counter()
+    check_opset(opset)
     checkpoint, output = Path(checkpoint), Path(output)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
@@ -207,6 +210,20 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     seconds = time.perf_counter() - start
     log(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s")
     return ExportResult(output, metadata, result_check, simplified, seconds)
+
+
+def check_opset(opset: int) -> None:
+    """ValueError unless ``opset`` is one this model and the installed torch can export."""
+    import torch
+
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET as torch_max  # private, but stable since torch 1.13
+    except ImportError:
+        torch_max = MAX_OPSET
+    high = min(MAX_OPSET, int(torch_max))
+    if not MIN_OPSET <= int(opset) <= high:
+        raise ValueError(f"ONNX opset {opset} is not supported: use {MIN_OPSET} to {high} with torch {torch.__version__} "
+                         f"(default {DEFAULT_OPSET})")
 
 
 @contextlib.contextmanager

@@ -119,12 +119,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted copy or download? Copy it again")
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated/corrupt/pickled-code files all land here
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+        raise CheckpointError(f"cannot read checkpoint {path} (corrupt, truncated or not a PyTorch file): "
+                              f"{_error_summary(err)}") from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a DisDepth checkpoint (no 'format: {CHECKPOINT_FORMAT}' entry); "
@@ -135,6 +138,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def _error_summary(err: BaseException) -> str:
+    """``Type: first line of the message``; exceptions without a message give just the type."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
+
+
 def _read_safetensors(path: Path) -> dict[str, Any]:
     from safetensors import safe_open
 
@@ -143,7 +152,8 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
             header = handle.metadata() or {}
             state = {key: handle.get_tensor(key) for key in handle.keys()}
     except Exception as err:  # noqa: BLE001
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        raise CheckpointError(f"cannot read checkpoint {path} (corrupt, truncated or not a safetensors file): "
+                              f"{_error_summary(err)}") from err
     if header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is a safetensors file without DisDepth metadata")
     return {"format": CHECKPOINT_FORMAT, "model_config": json.loads(header["model_config"]),

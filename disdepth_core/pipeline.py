@@ -1,6 +1,8 @@
 """One frame's straight line: decode -> preprocess -> infer -> postprocess -> point cloud.
 
-No ROS publishing here, so ``benchmarks/bench_node.py`` times exactly what the node runs.
+ROS-free (messages are decoded by :mod:`disdepth_core.image_decoding`, duck-typed on their
+fields), so the node, ``benchmarks/bench_node.py`` and offline evaluation of recorded bags run
+exactly the same code; ``disdepth_ros`` only builds and publishes the messages.
 Everything that depends on the image size (transform, intrinsics, ray grid, cloud buffer) is
 derived per frame from the frame's own size, so a camera that changes resolution mid-stream
 just works; the ray grid (``geometry.ray_grid``) and the cloud buffer are cached by size.
@@ -15,10 +17,16 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
-from disdepth_core.geometry import depth_to_points, scale_intrinsics
+from disdepth_core import image_decoding
+from disdepth_core.geometry import depth_to_points, focal_rescale_factor, scale_intrinsics
 from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, postprocess_depth, preprocess_rgb
 
-from . import messages
+
+def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
+    """Write ``0x00RRGGBB`` of uint8 ``rgb [H,W,3]`` into the uint32 view ``out [H,W]``."""
+    np.left_shift(rgb[..., 0], 16, out=out, dtype=np.uint32)
+    out |= rgb[..., 1].astype(np.uint32) << 8
+    out |= rgb[..., 2]
 
 
 @dataclass(frozen=True)
@@ -33,13 +41,14 @@ class PipelineConfig:
     points_stride: int = 1
     points_rgb: bool = False
     focal_rescale: bool = False
+    mono16_bits: int = 16  # significant bits of 16-bit input images (10/12-bit sensors)
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> "PipelineConfig":
         return cls(resize_mode=values["resize_mode"], min_depth=float(values["min_depth"]), max_depth=float(values["max_depth"]),
                    output_resolution=values["output_resolution"], points=bool(values["publish_points"]),
                    points_stride=int(values["points_stride"]), points_rgb=bool(values["points_rgb"]),
-                   focal_rescale=bool(values["focal_rescale"]))
+                   focal_rescale=bool(values["focal_rescale"]), mono16_bits=int(values.get("mono16_bits", 16)))
 
 
 @dataclass
@@ -53,6 +62,35 @@ class FrameResult:
     points: Optional[np.ndarray] = None
     focal_factor: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
+    camera_warning: str = ""  # camera_info that fits the image only approximately (aspect ratio)
+
+
+def intrinsics_problem(K: np.ndarray) -> Optional[str]:
+    """Why ``K`` cannot be a camera's intrinsics (for a per-message check), or None.
+
+    A negative focal length mirrors the cloud and a zero or non-finite one breaks it, with no
+    other sign: such camera_info is rejected (counted as a bad message) instead of used.
+    """
+    K = np.asarray(K, dtype=np.float64).reshape(3, 3)
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    if not (np.isfinite(fx) and np.isfinite(fy) and fx > 0 and fy > 0):
+        return f"invalid focal length fx={fx:g} fy={fy:g} (must be finite and > 0)"
+    if not (np.isfinite(cx) and np.isfinite(cy)):
+        return f"invalid principal point cx={cx:g} cy={cy:g} (must be finite)"
+    return None
+
+
+def aspect_mismatch(info_hw: tuple[int, int], image_hw: tuple[int, int], tolerance: float = 0.01) -> Optional[str]:
+    """A warning when camera_info's size has another aspect ratio than the image (K is stretched unevenly)."""
+    (ih, iw), (h, w) = info_hw, image_hw
+    if (ih, iw) == (h, w) or ih <= 0 or iw <= 0 or h <= 0 or w <= 0:
+        return None
+    info_aspect, image_aspect = iw / ih, w / h
+    if abs(info_aspect / image_aspect - 1.0) <= tolerance:
+        return None
+    return (f"camera_info is {iw}x{ih} (aspect {info_aspect:.3f}) but the image is {w}x{h} (aspect {image_aspect:.3f}): "
+            "K is scaled unevenly (x by {:.3f}, y by {:.3f}), so the cloud's metres are only as right as that guess; "
+            "publish camera_info for the image actually sent (crop/binning)".format(w / iw, h / ih))
 
 
 class FramePipeline:
@@ -67,16 +105,16 @@ class FramePipeline:
     def depth_range(self, config: PipelineConfig) -> tuple[float, float]:
         return (config.min_depth or self.metadata.min_depth, config.max_depth or self.metadata.max_depth)
 
-    def decode(self, msg) -> np.ndarray:
-        """Image or CompressedImage -> uint8 RGB; raises :class:`messages.BadMessageError`."""
+    def decode(self, msg, significant_bits: int = 16) -> np.ndarray:
+        """Image or CompressedImage -> uint8 RGB; raises :class:`image_decoding.BadMessageError`."""
         if hasattr(msg, "encoding"):
-            return messages.image_to_rgb(msg)
-        return messages.compressed_to_rgb(msg)
+            return image_decoding.image_to_rgb(msg, significant_bits)
+        return image_decoding.compressed_to_rgb(msg)
 
     def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
         """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None."""
         start = time.perf_counter()
-        rgb = self.decode(msg)
+        rgb = self.decode(msg, config.mono16_bits)
         decode_s = time.perf_counter() - start
         result = self.process_rgb(rgb, camera, config)
         result.timings = {"decode": decode_s, **result.timings}
@@ -89,9 +127,13 @@ class FramePipeline:
         t1 = time.perf_counter()
         raw = self.runtime.infer(batch)
         t2 = time.perf_counter()
-        K_cam = None
+        K_cam, camera_warning = None, ""
         if camera is not None:
             K, info_hw = camera
+            problem = intrinsics_problem(K)
+            if problem:
+                raise image_decoding.BadMessageError(f"camera_info: {problem}")
+            camera_warning = aspect_mismatch(tuple(info_hw), rgb.shape[:2]) or ""
             K_cam = K if tuple(info_hw) == rgb.shape[:2] else scale_intrinsics(K, info_hw, rgb.shape[:2])
         factor = self._focal_factor(K_cam, transform, config)
         if factor != 1.0:
@@ -103,7 +145,7 @@ class FramePipeline:
             depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
         timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
-        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings)
+        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning)
         if config.points and depth_K is not None:
             result.points = self.make_points(result, config)
             timings["pointcloud"] = time.perf_counter() - t3
@@ -114,7 +156,7 @@ class FramePipeline:
         train_focal = self.metadata.train_focal
         if not config.focal_rescale or K_cam is None or not train_focal:
             return 1.0
-        return float(K_cam[0, 0]) * transform.focal_scale / float(train_focal)
+        return focal_rescale_factor(float(K_cam[0, 0]) * transform.focal_scale, float(train_focal))
 
     def make_points(self, result: FrameResult, config: PipelineConfig) -> np.ndarray:
         """Packed float32 ``[H',W',4]`` (x,y,z,pad) or ``[H',W',8]`` (x,y,z,pad,rgb,pad*3)."""
@@ -127,7 +169,7 @@ class FramePipeline:
         depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
         if config.points_rgb:
             colors = self._colors_at_depth_size(result, config)
-            messages.pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
+            pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
         return packed
 
     @staticmethod

@@ -1,0 +1,51 @@
+"""argparse ``type=`` validators for numeric ranges.
+
+Checking ranges at parse time gives the usual ``disdepth CMD: error: argument --x: ...`` line
+(exit 2, with the usage) before any heavy import, and keeps the help text and the check in one
+place: ``type=int_range(1)`` reads as "an integer >= 1" next to the option it guards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+
+def _describe(low: float | None, high: float | None, kind: str) -> str:
+    if low is not None and high is not None:
+        return f"{kind} from {low:g} to {high:g}"
+    if low is not None:
+        return f"{kind} >= {low:g}"
+    return f"{kind} <= {high:g}" if high is not None else kind
+
+
+def int_range(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An integer in ``[low, high]`` (either bound optional)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: expected {_describe(low, high, 'an integer')}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (rates, periods, sizes in metres)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number > 0")
+    return value
+
+
+positive_int = int_range(1)
+non_negative_int = int_range(0)
