@@ -82,9 +82,11 @@ class BagEvalResult:
 
 
 def _depth_stats(depth: np.ndarray) -> tuple[float, float]:
-    valid = np.isfinite(depth) & (depth > 0)
-    fraction = float(valid.mean()) if depth.size else 0.0
-    return (float(np.median(depth[valid])) if valid.any() else float("nan")), fraction
+    """Median predicted depth (of every 4th pixel each way: a statistic, 16x cheaper) and valid fraction."""
+    sub = depth[::4, ::4]
+    valid = np.isfinite(sub) & (sub > 0)
+    fraction = float(valid.mean()) if sub.size else 0.0
+    return (float(np.median(sub[valid])) if valid.any() else float("nan")), fraction
 
 
 def _K_for(info: Any, size_hw: tuple[int, int]) -> Optional[np.ndarray]:
@@ -224,8 +226,8 @@ def _process(bag: BagReader, result: BagEvalResult, frame: PairedFrame, image_ty
         stage["inference"] += timings.get("inference", 0.0)
         counted = model.accumulator.update(pred, gt) if gt is not None else []  # empty GT mask: skipped, counted
         metrics = counted[0] if counted else None
-        stage["metrics"] += time.perf_counter() - t2
         median, fraction = _depth_stats(pred)
+        stage["metrics"] += time.perf_counter() - t2
         model.metrics.append(metrics)
         model.latency_ms.append((t2 - t1) * 1e3)
         model.inference_ms.append(timings.get("inference", 0.0) * 1e3)
