@@ -5,7 +5,9 @@ ground truth), runs the bag evaluator with the demo model on one image topic, an
 time per frame of each stage:
 
 * overhead: reading + pairing (bag I/O, stamp matching), decoding (CDR deserialisation, JPEG or
-  raw decode, depth decode), metrics (the protocol on the full-resolution frame);
+  raw decode, depth decode), metrics (the protocol on the full-resolution frame). Reading and
+  decoding run in a thread ahead of inference, so two figures: the work they cost, and what the
+  evaluation loop actually waited (plus metrics), i.e. the overhead on the clock;
 * inference: ``runtime.infer`` alone; pre/postprocess (resize, normalise, resize back) is the
   node's own pipeline work and is reported separately, not counted as overhead.
 
@@ -53,24 +55,31 @@ def main() -> int:
         result = evaluate_bag(bag, [("model", predictor)], options)
     n = len(result.frames)
     stage = result.stage_s
-    overhead = stage["read"] + stage["decode"] + stage["metrics"]
+    serial = stage["read"] + stage["decode"] + stage["metrics"]
+    waited = stage["wait"] + stage["metrics"]  # what the evaluation loop spent outside the pipeline
     prepost = stage["predict"] - stage["inference"]
     per_frame = {k: 1e3 * v / n for k, v in stage.items()}
     figures = {
         "model": model, "backend": predictor.runtime.backend, "resolution": predictor.resolution, "frames": n,
         "frame_size": f"{height}x{width}", "storage": result.storage, "topic": options.image_topic,
         "ms_per_frame": {"read_and_pair": per_frame["read"], "decode": per_frame["decode"], "metrics": per_frame["metrics"],
-                         "inference": per_frame["inference"], "pre_and_postprocess": 1e3 * prepost / n},
-        "overhead_ms_per_frame": 1e3 * overhead / n,
-        "overhead_fraction_of_inference": overhead / stage["inference"],
+                         "inference": per_frame["inference"], "pre_and_postprocess": 1e3 * prepost / n,
+                         "loop_waited_for_reader": per_frame["wait"]},
+        "overhead_work_ms_per_frame": 1e3 * serial / n,
+        "overhead_work_fraction_of_inference": serial / stage["inference"],
+        "overhead_wall_ms_per_frame": 1e3 * waited / n,
+        "overhead_wall_fraction_of_inference": waited / stage["inference"],
         "wall_s": result.wall_s,
     }
     print(f"bag-eval stage times: {n} frames {height}x{width}, {result.storage}, {options.image_topic}; "
           f"model {model} ({figures['backend']}, {figures['resolution']}, CPU)")
     for name, value in figures["ms_per_frame"].items():
-        print(f"  {name:22s}{value:8.2f} ms/frame")
-    print(f"  {'overhead (read+decode+metrics)':32s}{figures['overhead_ms_per_frame']:8.2f} ms/frame")
-    print(f"overhead / inference = {figures['overhead_fraction_of_inference']:.3f} (target < 0.20); wall {result.wall_s:.1f} s")
+        print(f"  {name:26s}{value:8.2f} ms/frame")
+    print(f"overhead work (read+pair+decode+metrics): {figures['overhead_work_ms_per_frame']:.2f} ms/frame = "
+          f"{figures['overhead_work_fraction_of_inference']:.3f} of inference")
+    print(f"overhead on the clock (reader runs ahead in a thread; loop waits + metrics): "
+          f"{figures['overhead_wall_ms_per_frame']:.2f} ms/frame = {figures['overhead_wall_fraction_of_inference']:.3f} of inference "
+          f"(target < 0.20); wall {result.wall_s:.1f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
     return 0

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import cv2
 import numpy as np
@@ -75,8 +75,10 @@ class BagEvalResult:
     without_gt: int = 0
     read_error: Optional[str] = None
     samples: list[dict[str, Any]] = field(default_factory=list)
-    stage_s: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "decode": 0.0, "predict": 0.0, "inference": 0.0,
-                                                               "metrics": 0.0, "write": 0.0})
+    # read/decode: work in the reader (a thread ahead of inference unless writing a bag); wait:
+    # time the evaluation loop waited for it; predict: the pipeline (inference is a part of it).
+    stage_s: dict[str, float] = field(default_factory=lambda: {"read": 0.0, "decode": 0.0, "wait": 0.0, "predict": 0.0,
+                                                               "inference": 0.0, "metrics": 0.0, "write": 0.0})
     wall_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -144,38 +146,126 @@ def _open_output(bag: BagReader, options: BagEvalOptions):
     return BagWriter(options.write_bag, options.write_storage or bag.storage)
 
 
-def _run(bag: BagReader, result: BagEvalResult, image_type: str, total: int, sample_at: set[int], writer) -> None:
+@dataclass
+class _Decoded:
+    """A paired frame after decoding (or the reason it cannot be used)."""
+
+    frame: PairedFrame
+    msg: Any = None
+    rgb: Optional[np.ndarray] = None
+    gt: Optional[np.ndarray] = None
+    skip: Optional[str] = None
+    decode_s: float = 0.0
+
+
+def _decode(bag: BagReader, frame: PairedFrame, image_type: str) -> _Decoded:
+    if frame.stamp_error:
+        return _Decoded(frame, skip=f"unreadable image header: {frame.stamp_error}")
+    t0 = time.perf_counter()
+    try:
+        msg = bag.deserialize(frame.image)
+        rgb = image_decoding.image_to_rgb(msg) if image_type == IMAGE_TYPE else image_decoding.compressed_to_rgb(msg)
+    except (BagError, image_decoding.BadMessageError) as err:
+        return _Decoded(frame, skip=f"bad image: {err}")
+    gt = None
+    if frame.depth is not None:
+        try:
+            gt = image_decoding.image_to_depth(bag.deserialize(frame.depth))
+        except (BagError, image_decoding.BadMessageError) as err:
+            return _Decoded(frame, skip=f"bad ground-truth depth: {err}")
+        if gt.shape != rgb.shape[:2]:
+            return _Decoded(frame, skip=f"image {rgb.shape[1]}x{rgb.shape[0]} and ground truth {gt.shape[1]}x{gt.shape[0]} "
+                                        "differ in size")
+    return _Decoded(frame, msg, rgb, gt, decode_s=time.perf_counter() - t0)
+
+
+def _decoded_frames(bag: BagReader, result: BagEvalResult, image_type: str, writer) -> Iterator[_Decoded]:
+    """Read -> pair -> decode, in recording order (``read`` and ``decode`` stage times recorded)."""
     options = result.options
     pairer = StampPairer(options.image_topic, options.depth_topic, options.info_topic, options.max_dt,
                          info_decoder=bag.deserialize if options.info_topic else None)
     topics = None if writer is not None else [t for t in (options.image_topic, options.depth_topic, options.info_topic) if t]
-    bar = tqdm(total=total, desc="bag-eval", unit="frame", disable=not options.progress, dynamic_ncols=True)
     stage = result.stage_s
-    done = False
     messages = bag.messages(topics)
+    produced = 0
+    while True:
+        t0 = time.perf_counter()
+        message = next(messages, None)
+        if message is not None and writer is not None:
+            writer.add_raw(message.topic, message.msgtype, message.raw, message.log_time_ns,
+                           message.connection.msgdef.data or None, message.connection.digest or None)
+        settled = list(pairer.push(message)) if message is not None else list(pairer.finish())
+        stage["read"] += time.perf_counter() - t0
+        for frame in settled:
+            if options.max_frames and produced >= options.max_frames:
+                return
+            produced += 1
+            decoded = _decode(bag, frame, image_type)
+            stage["decode"] += decoded.decode_s
+            yield decoded
+        if message is None:
+            return
+
+
+def _prefetched(source: Iterator[_Decoded], depth: int = 4) -> Iterator[_Decoded]:
+    """Run ``source`` in a thread, ``depth`` frames ahead: reading and decoding (sqlite/MCAP I/O,
+    JPEG decode, numpy: the GIL is released) overlap inference instead of adding to it."""
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
+            items.put(err)
+
+    thread = threading.Thread(target=produce, name="bag-reader", daemon=True)
+    thread.start()
     try:
-        while not done:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _run(bag: BagReader, result: BagEvalResult, image_type: str, total: int, sample_at: set[int], writer) -> None:
+    options = result.options
+    bar = tqdm(total=total, desc="bag-eval", unit="frame", disable=not options.progress, dynamic_ncols=True)
+    source = _decoded_frames(bag, result, image_type, writer)
+    if writer is None:  # the output writer is not thread-safe: copy and write from one thread
+        source = _prefetched(source)
+    stage = result.stage_s
+    try:
+        while True:
             t0 = time.perf_counter()
-            try:
-                message = next(messages)
-            except StopIteration:
-                message = None
-            if message is not None and writer is not None:
-                writer.add_raw(message.topic, message.msgtype, message.raw, message.log_time_ns,
-                               message.connection.msgdef.data or None, message.connection.digest or None)
-            settled = list(pairer.push(message)) if message is not None else list(pairer.finish())
-            stage["read"] += time.perf_counter() - t0
-            for frame in settled:
-                if options.max_frames and result.images_read >= options.max_frames:
-                    done = True
-                    break
-                result.images_read += 1
-                _process(bag, result, frame, image_type, frame.index in sample_at, writer)
-                bar.update(1)
-                if result.models[0].accumulator.n_images:
-                    bar.set_postfix(abs_rel=f"{result.models[0].accumulator.compute()['abs_rel']:.3f}", refresh=False)
-            if message is None:
-                done = True
+            decoded = next(source, None)
+            stage["wait"] += time.perf_counter() - t0
+            if decoded is None:
+                break
+            result.images_read += 1
+            _process(bag, result, decoded, decoded.frame.index in sample_at, writer)
+            bar.update(1)
+            if result.models[0].accumulator.n_images:
+                bar.set_postfix(abs_rel=f"{result.models[0].accumulator.compute()['abs_rel']:.3f}", refresh=False)
     except BagError as err:
         if result.images_read == 0:
             raise
@@ -188,35 +278,17 @@ def _skip(result: BagEvalResult, reason: str) -> None:
     result.skipped[reason] += 1
 
 
-def _process(bag: BagReader, result: BagEvalResult, frame: PairedFrame, image_type: str, keep_sample: bool, writer) -> None:
+def _process(bag: BagReader, result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer) -> None:
     stage = result.stage_s
-    if frame.stamp_error:
-        _skip(result, f"unreadable image header: {frame.stamp_error}")
+    if decoded.skip:
+        _skip(result, decoded.skip)
         return
-    t0 = time.perf_counter()
-    try:
-        msg = bag.deserialize(frame.image)
-        rgb = image_decoding.image_to_rgb(msg) if image_type == IMAGE_TYPE else image_decoding.compressed_to_rgb(msg)
-    except (BagError, image_decoding.BadMessageError) as err:
-        _skip(result, f"bad image: {err}")
-        return
-    gt = None
-    if frame.depth is not None:
-        try:
-            gt = image_decoding.image_to_depth(bag.deserialize(frame.depth))
-        except (BagError, image_decoding.BadMessageError) as err:
-            _skip(result, f"bad ground-truth depth: {err}")
-            return
-        if gt.shape != rgb.shape[:2]:
-            _skip(result, f"image {rgb.shape[1]}x{rgb.shape[0]} and ground truth {gt.shape[1]}x{gt.shape[0]} differ in size")
-            return
-    decode_s = time.perf_counter() - t0
-    stage["decode"] += decode_s
+    frame, msg, rgb, gt = decoded.frame, decoded.msg, decoded.rgb, decoded.gt
     if result.options.depth_topic and gt is None:
         result.without_gt += 1
     K = _K_for(frame.camera_info, rgb.shape[:2])
     row = {"index": frame.index, "stamp_ns": frame.stamp_ns, "gt_dt_ms": None if frame.depth_dt_ns is None else frame.depth_dt_ns / 1e6,
-           "decode_ms": decode_s * 1e3, "has_gt": gt is not None}
+           "decode_ms": decoded.decode_s * 1e3, "has_gt": gt is not None}
     preds = []
     for model in result.models:
         t1 = time.perf_counter()
