@@ -30,11 +30,13 @@ def message_class(msgtype: str, topic: str):
 
 
 def play_bag(path: str | Path, rate: float = 1.0, loop: bool = False, topics: Optional[Iterable[str]] = None,
-             reliable: bool = True, domain_id: Optional[int] = None, max_loops: int = 0,
+             reliable: bool = True, domain_id: Optional[int] = None, max_loops: int = 0, delay: float = 0.0,
              on_message: Optional[Callable[[str, int], None]] = None, log: Callable[[str], None] = print) -> int:
     """Publish the bag (looping if asked); returns the number of messages published."""
     if not rate > 0:
         raise ValueError(f"--rate must be > 0, got {rate}")
+    if delay < 0:
+        raise ValueError(f"--delay must be >= 0 seconds, got {delay}")
     import rclpy
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -52,6 +54,8 @@ def play_bag(path: str | Path, rate: float = 1.0, loop: bool = False, topics: Op
             qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, durability=DurabilityPolicy.VOLATILE,
                              reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
             publishers = {topic: node.create_publisher(cls, topic, qos) for topic, cls in classes.items()}
+            if delay > 0:
+                time.sleep(delay)  # let subscribers discover the publishers (volatile QoS keeps nothing)
             log(f"playing {path} ({bag.storage}) at {rate:g}x: " + ", ".join(f"{t} ({bag.counts.get(t, 0)})" for t in wanted))
             loops = 0
             while True:
