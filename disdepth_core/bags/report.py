@@ -30,7 +30,7 @@ th{background:#f0f0f0} td.l,th.l{text-align:left} .best{font-weight:bold;backgro
 .warn{background:#fff4e5;border:1px solid #f0c36d;padding:6px 10px;margin:4px 0;font-size:13px}
 .charts{display:flex;flex-wrap:wrap;gap:12px} .chart{border:1px solid #ddd;background:#fff}
 .grid{border-collapse:collapse} .grid td{padding:3px;vertical-align:top;text-align:center;font-size:12px}
-.grid img{display:block;max-width:320px;image-rendering:pixelated} .meta{color:#555;font-size:13px}
+.grid img{display:block;max-width:320px;image-rendering:pixelated} .grid td.l{white-space:nowrap} .meta{color:#555;font-size:13px}
 """
 
 
