@@ -262,7 +262,7 @@ def _run(bag: BagReader, result: BagEvalResult, image_type: str, total: int, sam
             if decoded is None:
                 break
             result.images_read += 1
-            _process(bag, result, decoded, decoded.frame.index in sample_at, writer)
+            _process(result, decoded, decoded.frame.index in sample_at, writer)
             bar.update(1)
             if result.models[0].accumulator.n_images:
                 bar.set_postfix(abs_rel=f"{result.models[0].accumulator.compute()['abs_rel']:.3f}", refresh=False)
@@ -278,7 +278,7 @@ def _skip(result: BagEvalResult, reason: str) -> None:
     result.skipped[reason] += 1
 
 
-def _process(bag: BagReader, result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer) -> None:
+def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer) -> None:
     stage = result.stage_s
     if decoded.skip:
         _skip(result, decoded.skip)
@@ -330,10 +330,8 @@ def _sample(rgb: np.ndarray, gt: Optional[np.ndarray], preds: list[np.ndarray], 
 def _write_outputs(writer, image_msg: Any, frame: PairedFrame, pred: np.ndarray, K: Optional[np.ndarray], metadata) -> None:
     """The node's outputs for this frame: depth (NaN outside the model range), camera_info, cloud."""
     from .reader import POINTCLOUD_TYPE
-    from .writer import MessageFactory
 
-    factory = getattr(writer, "_factory", None) or MessageFactory(writer.typestore)
-    writer._factory = factory
+    factory = writer.factory
     header = factory.header(frame.stamp_ns, str(image_msg.header.frame_id))
     with np.errstate(invalid="ignore"):
         depth = np.where((pred > metadata.min_depth) & (pred < metadata.max_depth), pred, np.nan).astype(np.float32)

@@ -33,9 +33,8 @@ def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, se
                         width: Optional[int] = None, frames_per_scene: int = 10, storage: str = "sqlite3",
                         rate_hz: float = 10.0, depth_encoding: str = "16UC1", progress: bool = True) -> Path:
     """Render ``frames`` test-split frames and write them; returns the bag path."""
-    from disdepth_core.data.synthetic import resolve_size
+    from disdepth_core.data.synthetic import render_scene, resolve_size
     from disdepth_core.data.synthetic_layouts import build_scene
-    from disdepth_core.data.synthetic import render_scene
     from disdepth_core.data.synthetic_writer import MAX_DEPTH, scene_seeds
 
     if frames <= 0 or frames_per_scene <= 0:

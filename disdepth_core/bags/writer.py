@@ -36,6 +36,7 @@ class BagWriter:
         self._writer = Writer(self.path, version=METADATA_VERSION, storage_plugin=plugin)
         self._writer.open()
         self._connections: dict[tuple[str, str], Any] = {}
+        self.factory = MessageFactory(self.typestore)
 
     def connection(self, topic: str, msgtype: str, msgdef: Optional[str] = None, digest: Optional[str] = None) -> Any:
         key = (topic, msgtype)

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, INFO_TOPIC
+from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, INFO_TOPIC
 from disdepth_core.bags.writer import BagWriter, MessageFactory
 from disdepth_core.cli import main
 
