@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .reader import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, POINTCLOUD_TYPE, humble_typestore
+from .reader import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, POINTCLOUD_TYPE, BagError, humble_typestore
 
 METADATA_VERSION = 8
 STORAGES = ("sqlite3", "mcap")
@@ -29,7 +29,7 @@ class BagWriter:
             raise ValueError(f"bag storage must be one of {', '.join(STORAGES)}, got {storage!r}")
         self.path = Path(path)
         if self.path.exists():
-            raise FileExistsError(f"output bag {self.path} already exists; choose a new path or delete it")
+            raise BagError(f"output bag {self.path} already exists; choose a new path or delete it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.typestore = humble_typestore()
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3

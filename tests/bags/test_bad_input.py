@@ -71,6 +71,12 @@ def test_truncated_corrupt_or_missing_bag(synthetic_bag, tiny_checkpoint, tmp_pa
     assert ("bag not found" in line) if damage == "missing" else ("truncated/corrupt" in line or "truncated or corrupt" in line), line
 
 
+def test_existing_output_bag_is_refused(synthetic_bag, tiny_checkpoint, tmp_path, capsys):
+    assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path / "out", "--image-topic", COMPRESSED_TOPIC,
+                    "--write-bag", str(synthetic_bag)) == 2
+    assert "already exists; choose a new path or delete it" in error_line(capsys)
+
+
 def test_no_ground_truth_within_tolerance_then_max_dt_pairs(tiny_checkpoint, tmp_path, capsys):
     bag = write_bag(tmp_path / "offset", depth_offset_ns=5_000_000)  # depth stamped 5 ms after the image
     assert run_eval(bag, tiny_checkpoint, tmp_path / "exact", "--image-topic", "/cam/image", "--depth-topic", "/cam/depth") == 0
