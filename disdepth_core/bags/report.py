@@ -75,7 +75,7 @@ def _metrics_table(data: dict[str, Any]) -> str:
     best = {}
     for name in names:
         values = [m["metrics"].get(name) for m in models]
-        finite = [v for v in values if v is not None and np.isfinite(v)]
+        finite = [round(v, 4) for v in values if v is not None and np.isfinite(v)]  # as shown: ties highlight together
         if len(models) > 1 and finite:
             best[name] = max(finite) if name in HIGHER_IS_BETTER else min(finite)
     head = "".join(f"<th>{n}{' ↑' if n in HIGHER_IS_BETTER else ' ↓'}</th>" for n in names)
@@ -84,7 +84,7 @@ def _metrics_table(data: dict[str, Any]) -> str:
         cells = []
         for name in names:
             value = model["metrics"].get(name)
-            css = ' class="best"' if name in best and value == best[name] else ""
+            css = ' class="best"' if name in best and value is not None and round(value, 4) == best[name] else ""
             cells.append(f"<td{css}>{value:.4f}</td>" if value is not None else "<td>-</td>")
         count = int(model["metrics"].get("n_images", 0))
         rows.append(f'<tr><td class="l">{html.escape(model["label"])}</td>{"".join(cells)}<td>{count}</td></tr>')

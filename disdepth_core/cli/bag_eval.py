@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=non_negative_int, default=0, help="evaluate only the first N images (0 = all)")
     parser.add_argument("--samples", type=non_negative_int, default=6, help="sample frames shown in the report")
     parser.add_argument("--out", default="outputs/bag_eval", help="folder for metrics.json, frames.csv and report.html")
-    parser.add_argument("--compare", default=None, metavar="OTHER_MODEL", help="also run this model on the same frames")
+    parser.add_argument("--compare", default=None, metavar="OTHER_MODEL",
+                        help="also run this model on the same frames (runtime chosen by its file type)")
     parser.add_argument("--write-bag", default=None, metavar="OUT_BAG",
                         help="write a copy of the bag plus /depth/image, /depth/camera_info, /depth/points")
     parser.add_argument("--write-storage", choices=("sqlite3", "mcap"), default=None, help="storage of --write-bag (default: the input's)")
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     models = [(Path(args.model).name, build_predictor(args.model, args))]
     if args.compare:
         label = Path(args.compare).name
-        models.append((label if label != models[0][0] else f"{label} (compare)", build_predictor(args.compare, args)))
+        compare_args = argparse.Namespace(**{**vars(args), "backend": "auto"})  # its own file type picks its runtime
+        models.append((label if label != models[0][0] else f"{label} (compare)", build_predictor(args.compare, compare_args)))
     options = BagEvalOptions(image_topic=args.image_topic, depth_topic=args.depth_topic, info_topic=args.camera_info_topic,
                              max_dt=args.max_dt, min_depth=args.min_depth, max_depth=args.max_depth,
                              crop=None if args.crop == "none" else args.crop, max_frames=args.max_frames, samples=args.samples,
