@@ -20,7 +20,8 @@ from disdepth_core.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 from disdepth_core.visualize import colorize_depth, colorize_error
 
 from . import charts
-from .evaluate import BagEvalResult, frame_rows, summary
+from .evaluate import BagEvalResult
+from .results import frame_rows, summary
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;background:#fafafa}

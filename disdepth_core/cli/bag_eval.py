@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from disdepth_core.bags.evaluate import BagEvalOptions, evaluate_bag, summary
+    from disdepth_core.bags.evaluate import BagEvalOptions, evaluate_bag
+    from disdepth_core.bags.results import summary
     from disdepth_core.bags.report import write_report
     from disdepth_core.metrics import format_metrics_table
 
