@@ -15,6 +15,7 @@ tensors are still accepted (they are converted through ``.detach().cpu().numpy()
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -192,48 +193,69 @@ def compute_depth_metrics(
             f"got pred {tuple(pred_arr.shape)} and gt {tuple(gt_arr.shape)}"
         )
 
-    pred64 = np.array(pred_img, dtype=np.float64)  # copy: we modify it in place
-    gt64 = np.asarray(gt_img, dtype=np.float64)
-
-    # Protocol: nan -> min, +inf -> max, everything clamped into [min, max].
-    pred64[np.isnan(pred64)] = min_depth
-    np.clip(pred64, min_depth, max_depth, out=pred64)
-
-    with np.errstate(invalid="ignore"):
-        mask = np.isfinite(gt64) & (gt64 > min_depth) & (gt64 < max_depth)
-    crop_mask = _crop_mask(crop, *gt64.shape)
-    if crop_mask is not None:
-        mask &= crop_mask
-    if not mask.any():
+    crop_mask = _crop_mask(crop, *gt_img.shape)
+    # Row blocks keep every temporary in the CPU cache (full-resolution frames stay cheap next
+    # to inference); the sums are exact float64 sums over the same pixels either way.
+    pred_img = np.asarray(pred_img)
+    rows = max(1, _BLOCK_PIXELS // max(1, gt_img.shape[1]))
+    sums = np.zeros(9, dtype=np.float64)
+    count = 0
+    for top in range(0, gt_img.shape[0], rows):
+        g = np.asarray(gt_img[top:top + rows], dtype=np.float64)  # compare in float64 whatever the input
+        with np.errstate(invalid="ignore"):
+            mask = np.isfinite(g) & (g > min_depth) & (g < max_depth)
+        if crop_mask is not None:
+            mask &= crop_mask[top:top + rows]
+        g = g[mask]
+        if not g.size:
+            continue
+        # Protocol: nan -> min, +inf -> max, everything clamped into [min, max] (valid pixels only).
+        p = pred_img[top:top + rows][mask].astype(np.float64)
+        p[np.isnan(p)] = min_depth
+        np.clip(p, min_depth, max_depth, out=p)
+        sums += _metric_sums(p, g)
+        count += g.size
+    if count == 0:
         reason = "after the crop " + repr(crop) if crop is not None else "(no crop)"
         raise EmptyMaskError(
             f"no valid GT pixel with {min_depth} < gt < {max_depth} {reason} "
-            f"in a {gt64.shape[0]}x{gt64.shape[1]} image"
+            f"in a {gt_img.shape[0]}x{gt_img.shape[1]} image"
         )
-
-    p = pred64[mask]
-    g = gt64[mask]
-    return _metrics_from_valid(p, g)
+    return _metrics_from_sums(sums, count)
 
 
-def _metrics_from_valid(p: np.ndarray, g: np.ndarray) -> dict[str, float]:
-    """The metric formulas on already-masked, positive float64 vectors."""
-    thresh = np.maximum(g / p, p / g)
+_BLOCK_PIXELS = 16384
+
+
+def _metric_sums(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Sums of |rel|, diff*rel, diff^2, e, e^2, |e| and the d1/d2/d3 counts over valid float64 pixels.
+
+    One logarithm per pixel (``e = ln(p / g)``; log10 and rmse_log derive from it); the
+    thresholds keep the exact ``max(g / p, p / g)`` comparison.
+    """
+    ratio = p / g
+    thresh = np.maximum(ratio, g / p)
     diff = g - p
-    log_p = np.log(p)
-    log_g = np.log(g)
-    e = log_p - log_g
-    silog_var = max(float(np.mean(e**2) - np.mean(e) ** 2), 0.0)  # rounding can go < 0
+    rel = diff / g
+    e = np.log(ratio, out=ratio)
+    return np.array([np.abs(rel).sum(), np.einsum("i,i->", diff, rel), np.einsum("i,i->", diff, diff), e.sum(),
+                     np.einsum("i,i->", e, e), np.abs(e).sum(), np.count_nonzero(thresh < 1.25),
+                     np.count_nonzero(thresh < 1.25**2), np.count_nonzero(thresh < 1.25**3)], dtype=np.float64)
+
+
+def _metrics_from_sums(sums: np.ndarray, n: int) -> dict[str, float]:
+    abs_rel, sq_rel, sq_diff, mean_e, mean_e2, mean_abs_e, d1, d2, d3 = (float(v) / n for v in sums)
+    silog_var = max(mean_e2 - mean_e**2, 0.0)  # rounding can go < 0
     return {
-        "abs_rel": float(np.mean(np.abs(diff) / g)),
-        "sq_rel": float(np.mean(diff**2 / g)),
-        "rmse": float(np.sqrt(np.mean(diff**2))),
-        "rmse_log": float(np.sqrt(np.mean((log_g - log_p) ** 2))),
-        "log10": float(np.mean(np.abs(np.log10(p) - np.log10(g)))),
-        "silog": float(100.0 * np.sqrt(silog_var)),
-        "d1": float(np.mean(thresh < 1.25)),
-        "d2": float(np.mean(thresh < 1.25**2)),
-        "d3": float(np.mean(thresh < 1.25**3)),
+        "abs_rel": abs_rel,
+        "sq_rel": sq_rel,
+        "rmse": math.sqrt(sq_diff),
+        "rmse_log": math.sqrt(mean_e2),
+        "log10": mean_abs_e / math.log(10.0),
+        "silog": 100.0 * math.sqrt(silog_var),
+        "d1": d1,
+        "d2": d2,
+        "d3": d3,
     }
 
 

@@ -120,10 +120,12 @@ class FramePipeline:
         result.timings = {"decode": decode_s, **result.timings}
         return result
 
-    def process_rgb(self, rgb: np.ndarray, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
+    def process_rgb(self, rgb: np.ndarray, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig,
+                    input_hw: Optional[tuple[int, int]] = None) -> FrameResult:
+        """``input_hw`` overrides the network input size for this frame (full-resolution evaluation)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        batch, transform = preprocess_rgb(rgb, self.input_hw, self.metadata, config.resize_mode)
+        batch, transform = preprocess_rgb(rgb, input_hw or self.input_hw, self.metadata, config.resize_mode)
         t1 = time.perf_counter()
         raw = self.runtime.infer(batch)
         t2 = time.perf_counter()

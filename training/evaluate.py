@@ -1,10 +1,11 @@
-"""The standard evaluation protocol, shared by validation during training and ``disdepth eval``.
+"""Validation during training and ``evaluate_model``: the core evaluator over an in-memory model.
 
-Per image: predict at the network input (KB-cropped for KITTI), optionally average with the
-flipped prediction of the flipped image, paste the prediction into a zero map of the full GT
-size at the crop box, then compute the metrics with the dataset's evaluation crop (Garg for
-KITTI, Eigen/NYU crop for NYU). Metrics are per image, then averaged; with several processes
-each evaluates a shard and the sums are all-reduced.
+The protocol itself lives in :mod:`disdepth_core.evaluation` (one predictor backed by the node's
+frame pipeline, one numpy protocol); this module only adapts a training ``nn.Module`` to it
+(:class:`ModuleRuntime`) and shards the split across processes, all-reducing the sums.
+Validation runs at **full resolution** (each evaluation box at its own size: NYU 480x640, KITTI
+352x1216 KB crop), the papers' protocol; ``disdepth eval`` defaults to the deployed model-input
+size and names which one it used.
 """
 
 from __future__ import annotations
@@ -17,9 +18,30 @@ from torch import nn
 from tqdm import tqdm
 
 from disdepth_core.data.config import DatasetConfig
+from disdepth_core.evaluation import EvalProtocol, Predictor, dataset_frames, evaluate_frames
+from disdepth_core.evaluation import paste_prediction as _core_paste_prediction
 from disdepth_core.metrics import DepthMetricsAccumulator
+from disdepth_core.runtime.base import DepthRuntime, InputSpec
+from disdepth_core.runtime.metadata import ModelMetadata
 
 from .distributed import DistInfo, all_reduce_sum
+
+
+class ModuleRuntime(DepthRuntime):
+    """A training ``nn.Module`` behind the runtime interface (batch on the module's device, eval mode)."""
+
+    backend = "torch-module"
+
+    def __init__(self, model: nn.Module, device: torch.device, min_depth: float, max_depth: float) -> None:
+        self.model = model
+        self.device = device
+        metadata = ModelMetadata(min_depth=float(min_depth), max_depth=float(max_depth), dynamic_shape=True)
+        super().__init__("<training model>", metadata, InputSpec(0, 0))
+
+    def _run(self, images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+            return self.model(batch).float().cpu().numpy()
 
 
 @torch.no_grad()
@@ -33,14 +55,7 @@ def predict_depth(model: nn.Module, images: torch.Tensor, flip_tta: bool = False
 
 def paste_prediction(pred: np.ndarray, full_shape: tuple[int, int], crop_box: Any) -> np.ndarray:
     """Place a prediction of the crop box's size into a zero map of the full GT size."""
-    top, left, height, width = (int(v) for v in crop_box)
-    if pred.shape != (height, width):
-        import cv2
-
-        pred = cv2.resize(pred, (width, height), interpolation=cv2.INTER_LINEAR)
-    full = np.zeros(full_shape, dtype=np.float32)
-    full[top:top + height, left:left + width] = pred
-    return full
+    return _core_paste_prediction(pred, full_shape, crop_box)
 
 
 def evaluate_model(
@@ -54,24 +69,22 @@ def evaluate_model(
     """Run the protocol over the test split and return averaged metrics (same on every rank)."""
     from disdepth_core.data.depth_dataset import build_dataset
 
+    if max_images < 0:
+        raise ValueError(f"max_images must be >= 0 (0 = all), got {max_images}")
     dist_info = dist_info or DistInfo()
     dataset = build_dataset(data_cfg, "eval")
     indices = list(range(len(dataset)))
     if max_images:
         indices = indices[:max_images]
     shard = indices[dist_info.rank::dist_info.world_size]
-    acc = DepthMetricsAccumulator(min_depth=data_cfg.min_depth, max_depth=data_cfg.max_depth, crop=data_cfg.eval_crop)
+    protocol = EvalProtocol(min_depth=data_cfg.min_depth, max_depth=data_cfg.max_depth, crop=data_cfg.eval_crop)
+    runtime = ModuleRuntime(model, dist_info.device, data_cfg.min_depth, data_cfg.max_depth)
+    predictor = Predictor(runtime, full_resolution=True, flip_tta=flip_tta)
     was_training = model.training
     model.eval()
     try:
-        for index in tqdm(shard, desc="eval", disable=not (progress and dist_info.is_main), unit="img"):
-            sample = dataset[index]
-            if not sample["has_gt"]:
-                continue
-            image = sample["image"].unsqueeze(0).to(dist_info.device)
-            pred = predict_depth(model, image, flip_tta)[0, 0].float().cpu().numpy()
-            gt = sample["depth"][0].numpy()
-            acc.update(paste_prediction(pred, gt.shape, sample["crop_box"]), gt)
+        shown = tqdm(shard, desc="eval", disable=not (progress and dist_info.is_main), unit="img")
+        acc = evaluate_frames(predictor, dataset_frames(dataset, shown), protocol)
     finally:
         model.train(was_training)
     if dist_info.enabled:

@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("node", "run the ROS 2 depth node (same parameters YAML as ros2 launch)"),
     "export": ("export", "export a checkpoint to verified ONNX, or build a TensorRT engine"),
     "bench": ("bench", "latency percentiles, FPS and memory of a model on one or more backends"),
+    "bag-eval": ("bag_eval", "evaluate a model on a rosbag2 (sqlite3/MCAP): metrics, per-frame CSV, HTML report"),
+    "bag-play": ("bag_play", "publish a rosbag2's messages on live ROS 2 topics with their recorded timing"),
 }
 
 

@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="outputs/demo_data", help="where the synthetic test scenes are generated")
     parser.add_argument("--out", default="outputs", help="folder for demo.png and demo_metrics.json")
     parser.add_argument("--images", type=non_negative_int, default=0, help="evaluate only N test images (0 = all)")
+    parser.add_argument("--bag-frames", type=non_negative_int, default=30,
+                        help="offline: also write N synthetic frames as a rosbag2 and run bag-eval on it (0 = skip)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -49,6 +51,7 @@ def run_node(args: argparse.Namespace) -> int:
 
 
 def run_offline(args: argparse.Namespace) -> int:
+    """The core evaluator (the node's pipeline on the model's runtime) over the synthetic test split."""
     from .files import require_file
 
     if args.model:
@@ -57,41 +60,46 @@ def run_offline(args: argparse.Namespace) -> int:
     import json
 
     import cv2
-    import torch
     import yaml
+    from tqdm import tqdm
 
+    from disdepth_core.data.depth_dataset import build_dataset
     from disdepth_core.demo_assets import find_demo_dir
+    from disdepth_core.evaluation import Predictor, dataset_frames, evaluate_frames, protocol_for_dataset
     from disdepth_core.metrics import format_metrics_table
-    from disdepth_core.models.checkpoint import load_student
+    from disdepth_core.runtime import load_runtime
     from training.config import train_config_from_dict
-    from training.evaluate import evaluate_model
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     model_path = Path(args.model) if args.model else find_demo_dir() / "model.pt"
     recipe = yaml.safe_load(demo_file(model_path, "synth.yaml").read_text())
     cfg = train_config_from_dict(yaml.safe_load(demo_file(model_path, "config.yaml").read_text()))
-    model, meta = load_student(model_path)
+    predictor = Predictor(load_runtime(model_path, device="cpu"))
     data_root = _ensure_scenes(Path(args.data), recipe, progress=not args.no_progress)
 
     data = cfg.data
     data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
     data.train_split, data.test_split = str(data_root / "splits" / "train.txt"), str(data_root / "splits" / "test.txt")
-    print(f"demo model {model_path} ({meta['model_config']['backbone']}, LG-Conv {meta['model_config']['lg_conv']}) "
-          f"on {data_root} test split")
-    metrics = evaluate_model(model, data, max_images=args.images, progress=not args.no_progress)
-    from disdepth_core.data.depth_dataset import build_dataset
-
-    dataset = build_dataset(data, "eval")  # one reader for the baseline and the picture
-    baseline, constant = _constant_baseline(dataset, data, args.images)
+    metadata = predictor.runtime.metadata
+    print(f"demo model {model_path} ({metadata.architecture}, LG-Conv {metadata.lg_conv}) on {data_root} test split, "
+          f"evaluated at {predictor.resolution}")
+    dataset = build_dataset(data, "eval")  # one reader for the model, the baseline and the picture
+    protocol = protocol_for_dataset(data)
+    count = len(dataset) if not args.images else min(args.images, len(dataset))
+    shown = tqdm(range(count), desc="eval", unit="img", disable=args.no_progress)
+    metrics = evaluate_frames(predictor, dataset_frames(dataset, shown), protocol).compute()
+    baseline, constant = _constant_baseline(dataset, protocol, count)
     print(format_metrics_table(metrics))
     print(f"constant-depth baseline ({constant:.2f} m, the test set's median depth):")
     print(format_metrics_table(baseline))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    picture = _panel(model, dataset, data, rows=4)
+    picture = _panel(predictor, dataset, protocol, rows=4)
     cv2.imwrite(str(out / "demo.png"), picture[..., ::-1])
-    (out / "demo_metrics.json").write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant}, indent=2))
+    (out / "demo_metrics.json").write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant,
+                                                       "resolution": predictor.resolution}, indent=2))
     print(f"wrote {out / 'demo.png'} (RGB | predicted depth | ground truth | abs-rel error) and {out / 'demo_metrics.json'}")
+    if args.bag_frames:
+        _bag_demo(predictor, recipe, out, args.bag_frames, progress=not args.no_progress)
     return 0
 
 
@@ -111,6 +119,26 @@ def demo_file(model_path: Path, name: str) -> Path:
                             f"(looked in {model_path.parent}, " + ", ".join(str(f) for f in demo_dir_candidates()) + ")")
 
 
+def _bag_demo(predictor, recipe: dict, out: Path, frames: int, progress: bool) -> None:
+    """The same model through ``bag-eval`` on a synthetic rosbag2 (what a user runs on a recorded drive)."""
+    import shutil
+
+    from disdepth_core.bags.evaluate import BagEvalOptions, evaluate_bag
+    from disdepth_core.bags.report import write_report
+    from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, INFO_TOPIC, write_synthetic_bag
+    from disdepth_core.metrics import format_metrics_table
+
+    bag = out / "demo_bag"
+    shutil.rmtree(bag, ignore_errors=True)
+    write_synthetic_bag(bag, recipe["kind"], frames=frames, seed=recipe["seed"], storage="mcap", progress=progress)
+    options = BagEvalOptions(image_topic=COMPRESSED_TOPIC, depth_topic=DEPTH_TOPIC, info_topic=INFO_TOPIC, progress=progress)
+    result = evaluate_bag(bag, [("demo model", predictor)], options)
+    paths = write_report(result, out / "bag_eval")
+    print(f"bag-eval on {bag} ({frames} synthetic 480x640 frames, JPEG + 16UC1 ground truth, MCAP), {predictor.resolution}:")
+    print(format_metrics_table(result.models[0].accumulator.compute()))
+    print(f"wrote {paths['report']} (open it in a browser) and {paths['metrics']}")
+
+
 def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:
     """Generate the recipe's synthetic test split once (deterministic, so it matches training)."""
     from disdepth_core.data.synthetic import generate_dataset
@@ -124,40 +152,35 @@ def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:
     return root / kind
 
 
-def _constant_baseline(dataset, data, max_images: int) -> tuple[dict, float]:
+def _constant_baseline(dataset, protocol, count: int) -> tuple[dict, float]:
     """Metrics of the best single constant (the median valid GT depth over the test set)."""
     import numpy as np
 
-    from disdepth_core.metrics import DepthMetricsAccumulator
-
-    count = len(dataset) if not max_images else min(max_images, len(dataset))
-    gts = [dataset[i]["depth"][0].numpy() for i in range(count)]
-    valid = np.concatenate([g[(g > data.min_depth) & (g < data.max_depth)] for g in gts])
+    gts = [dataset.eval_frame(i)["depth"] for i in range(count)]
+    gts = [g for g in gts if g is not None]
+    valid = np.concatenate([g[(g > protocol.min_depth) & (g < protocol.max_depth)] for g in gts])
     constant = float(np.median(valid))
-    acc = DepthMetricsAccumulator(min_depth=data.min_depth, max_depth=data.max_depth, crop=data.eval_crop)
+    acc = protocol.accumulator()
     for gt in gts:
         acc.update(np.full_like(gt, constant), gt)
     return acc.compute(), constant
 
 
-def _panel(model, dataset, data, rows: int):
+def _panel(predictor, dataset, protocol, rows: int):
+    """RGB | prediction | GT | error rows of evenly spaced test frames, through the same predictor."""
     import numpy as np
 
-    from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from disdepth_core.evaluation import dataset_frames, predict_frame
     from disdepth_core.visualize import comparison_panel
-    from training.evaluate import paste_prediction, predict_depth
 
     step = max(1, len(dataset) // rows)
     panels = []
-    for index in range(0, min(len(dataset), rows * step), step):
-        sample = dataset[index]
-        pred = predict_depth(model, sample["image"][None])[0, 0].numpy()
-        gt = sample["depth"][0].numpy()
-        pred = paste_prediction(pred, gt.shape, sample["crop_box"])
-        mean, std = np.asarray(IMAGENET_MEAN)[:, None, None], np.asarray(IMAGENET_STD)[:, None, None]
-        rgb = (np.clip(sample["image"].numpy() * std + mean, 0, 1) * 255).astype(np.uint8).transpose(1, 2, 0)
-        top, left, h, w = (int(v) for v in sample["crop_box"])
-        canvas = np.zeros((*gt.shape, 3), np.uint8)
-        canvas[top:top + h, left:left + w] = rgb
-        panels.append(comparison_panel(canvas, pred, gt, data.min_depth, data.max_depth))
+    for frame in dataset_frames(dataset, range(0, min(len(dataset), rows * step), step)):
+        if frame.gt is None:
+            continue
+        pred = predict_frame(predictor, frame)
+        top, left, h, w = frame.crop_box
+        canvas = np.zeros((*frame.gt.shape, 3), np.uint8)
+        canvas[top:top + h, left:left + w] = frame.rgb
+        panels.append(comparison_panel(canvas, pred, frame.gt, protocol.min_depth, protocol.max_depth))
     return np.concatenate(panels, axis=0)

@@ -275,6 +275,28 @@ class DepthDataset(Dataset):
             "index": index,
         }
 
+    def eval_frame(self, index: int) -> dict[str, Any]:
+        """Numpy view of an evaluation item for :mod:`disdepth_core.evaluation` (no normalisation).
+
+        ``rgb``: uint8 RGB of the network-input box; ``depth``: the full GT frame (metres, 0 =
+        invalid); ``crop_box``: the box inside ``depth``; ``K``: pinhole intrinsics of ``rgb``
+        (split-file focal, centred principal point); ``has_gt``; ``path``.
+        """
+        if index < 0:
+            index += len(self.entries)
+        entry = self.entries[index]
+        try:
+            img, depth = self._load(entry)
+            img, depth = resize_pair(img, depth, self.cfg.resize_scale)
+            box = self.behaviour.eval_box(img.shape[0], img.shape[1], self.cfg)
+        except (FileNotFoundError, ValueError) as exc:
+            raise type(exc)(f"{exc} (split file {self.split_file} line {entry.line_no})") from exc
+        rgb = np.ascontiguousarray(crop(img, box))
+        focal = float(entry.focal * self.cfg.resize_scale)
+        K = np.array([[focal, 0.0, rgb.shape[1] / 2.0], [0.0, focal, rgb.shape[0] / 2.0], [0.0, 0.0, 1.0]])
+        return {"rgb": rgb, "depth": None if depth is None else np.asarray(depth, dtype=np.float32), "has_gt": depth is not None,
+                "crop_box": tuple(int(v) for v in box), "K": K, "path": self.image_path(entry), "index": index}
+
 
 def build_dataset(cfg: DatasetConfig, mode: str, seed: int = 0) -> DepthDataset:
     """The one public way to make a dataset (trainer, evaluator and CLI all call this)."""

@@ -1,0 +1,68 @@
+"""What a bag evaluation produced, as data: the ``metrics.json`` summary and the per-frame CSV rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from disdepth_core.metrics import METRIC_NAMES
+
+from .evaluate import BagEvalResult
+
+
+def summary(result: BagEvalResult) -> dict[str, Any]:
+    """The content of metrics.json: settings, frame counts, overall metrics, latency, depth statistics."""
+    def latency(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        arr = np.asarray(values)
+        return {"mean": float(arr.mean()), "p50": float(np.percentile(arr, 50)), "p95": float(np.percentile(arr, 95)),
+                "max": float(arr.max())}
+
+    models = []
+    for model in result.models:
+        medians = np.asarray([m for m in model.median_depth if np.isfinite(m)])
+        overall = model.accumulator.compute() if result.options.depth_topic else {}
+        models.append({"label": model.label, **model.predictor.describe(), "metrics": overall,
+                       "latency_ms": latency(model.latency_ms), "inference_ms": latency(model.inference_ms),
+                       "depth_stats": {"median_of_frame_medians_m": float(np.median(medians)) if medians.size else None,
+                                       "p5_frame_median_m": float(np.percentile(medians, 5)) if medians.size else None,
+                                       "p95_frame_median_m": float(np.percentile(medians, 95)) if medians.size else None,
+                                       "mean_valid_fraction": float(np.mean(model.valid_fraction)) if model.valid_fraction else None}})
+    options = result.options
+    return {
+        "bag": result.bag, "storage": result.storage,
+        "topics": {"image": options.image_topic, "depth": options.depth_topic, "camera_info": options.info_topic},
+        "protocol": {"min_depth": result.protocol.min_depth, "max_depth": result.protocol.max_depth,
+                     "crop": result.protocol.crop, "max_dt_s": options.max_dt, "averaging": "per image, then mean"},
+        "resolution": result.models[0].predictor.resolution,
+        "frame_count": len(result.frames),
+        "frames": {"images_read": result.images_read, "evaluated": len(result.frames),
+                   "with_ground_truth": sum(1 for f in result.frames if f["has_gt"]), "without_ground_truth": result.without_gt,
+                   "skipped": sum(result.skipped.values()), "skipped_reasons": dict(result.skipped)},
+        "models": models,
+        "metrics": models[0]["metrics"],
+        "stage_seconds": {k: round(v, 4) for k, v in result.stage_s.items()}, "wall_seconds": round(result.wall_s, 3),
+        "warnings": list(result.warnings),
+    }
+
+
+def frame_rows(result: BagEvalResult) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the per-frame CSV (one row per evaluated frame, columns per model)."""
+    header = ["index", "stamp_s", "gt_dt_ms", "decode_ms"]
+    for model in result.models:
+        prefix = "" if len(result.models) == 1 else f"{model.label}:"
+        header += [prefix + name for name in METRIC_NAMES] + [prefix + "latency_ms", prefix + "inference_ms",
+                                                              prefix + "median_depth_m", prefix + "valid_fraction"]
+    rows = []
+    for i, frame in enumerate(result.frames):
+        row: list[Any] = [frame["index"], f"{frame['stamp_ns'] / 1e9:.9f}",
+                          "" if frame["gt_dt_ms"] is None else f"{frame['gt_dt_ms']:.3f}", f"{frame['decode_ms']:.3f}"]
+        for model in result.models:
+            metrics = model.metrics[i]
+            row += ["" if metrics is None else f"{metrics[name]:.6f}" for name in METRIC_NAMES]
+            row += [f"{model.latency_ms[i]:.3f}", f"{model.inference_ms[i]:.3f}", f"{model.median_depth[i]:.4f}",
+                    f"{model.valid_fraction[i]:.4f}"]
+        rows.append(row)
+    return header, rows
