@@ -106,7 +106,7 @@ def test_negative_counts_are_rejected(tiny_checkpoint, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["eval", "--config", "c.yaml", "--checkpoint", str(tiny_checkpoint), "--max-images", "-3"])
     assert exit_info.value.code == 2
-    assert "argument --max-images: must be >= 0 (0 = all), got -3" in capsys.readouterr().err
+    assert "argument --max-images: -3 is out of range: expected an integer >= 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bag-eval", "x", "--model", "m.pt", "--image-topic", "/i", "--max-dt", "-1"])
     assert "argument --max-dt: must be >= 0" in capsys.readouterr().err
