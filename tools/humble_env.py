@@ -28,8 +28,8 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 # The oldest numpy 1.x with wheels for each Python that the Humble pins install with (checked with
-# pip's resolver: onnxruntime 1.23 needs >= 1.21.6; on 3.11 opencv 4.11 needs >= 1.23.5).
-OLDEST_NUMPY = {(3, 10): "1.21.6", (3, 11): "1.23.5", (3, 12): "1.26.4"}
+# pip's resolver: onnxruntime 1.23 needs >= 1.21.6; opencv 4.11 needs >= 1.23.5 on 3.11, >= 1.26.0 on 3.12).
+OLDEST_NUMPY = {(3, 10): "1.21.6", (3, 11): "1.23.5", (3, 12): "1.26.0"}
 INPUTS = ("constraints-humble.txt", "constraints.txt", "setup.py", "tools/humble_env.py")
 EXTRAS = "export,ros"
 TEST_TOOLS = ("pytest", "pytest-timeout")

@@ -25,7 +25,8 @@ from packaging.utils import canonicalize_name
 
 pytestmark = [
     pytest.mark.torch_free,
-    pytest.mark.skipif(sys.version_info[:2] != (3, 10), reason="needs a Python 3.10 interpreter (runs in make test's .venv-humble pass)"),
+    pytest.mark.skipif(sys.version_info[:2] != (3, 10),
+                       reason="needs a Python 3.10 interpreter (runs in make test's .venv-humble pass)"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -35,7 +35,12 @@ def imported_ros_packages() -> set[str]:
     found = set()
     for path in [*(ROOT / "disdepth_ros").glob("*.py"), *(ROOT / "launch").glob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
             for name in names:
                 top = name.split(".")[0]
                 if top in ROS_MODULES or top.endswith(ROS_MODULE_SUFFIXES):
