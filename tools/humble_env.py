@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # pip's resolver: onnxruntime 1.23 needs >= 1.21.6; opencv 4.11 needs >= 1.23.5 on 3.11, >= 1.26.0 on 3.12).
 OLDEST_NUMPY = {(3, 10): "1.21.6", (3, 11): "1.23.5", (3, 12): "1.26.0"}
 INPUTS = ("constraints-humble.txt", "constraints.txt", "setup.py", "tools/humble_env.py")
-EXTRAS = "export,ros"
+EXTRAS = "export,ros,bags"  # what torch-free tests may need (the node, ONNX Runtime, bag files)
 TEST_TOOLS = ("pytest", "pytest-timeout")
 
 
