@@ -18,6 +18,7 @@ import runpy
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from packaging.requirements import Requirement
@@ -89,19 +90,24 @@ TORCH_TREE = {"torch", "torchvision", "timm"}
 
 
 @pytest.fixture(scope="module")
-def resolutions(tmp_path_factory) -> dict[str, Resolution]:
+def resolutions(tmp_path_factory) -> Iterator[dict[str, Resolution]]:
     core, extras = setup_requirements()
     folder = tmp_path_factory.mktemp("resolve")
     humble = core + extras["export"] + extras["bags"]
     make = core + extras["all"] + extras["test"]
     in_torch_tree = [r for r in make if canonicalize_name(Requirement(r).name) in TORCH_TREE]
     assert len(in_torch_tree) == len(TORCH_TREE), in_torch_tree
-    return {
+    started = {
         "humble-x86_64": Resolution(folder / "hx", "constraints-humble.txt", humble, humble_platform_args("x86_64")),
         "humble-aarch64": Resolution(folder / "ha", "constraints-humble.txt", humble, humble_platform_args("aarch64")),
         "make": Resolution(folder / "m", "constraints.txt", [r for r in make if r not in in_torch_tree], []),
         "make-torch": Resolution(folder / "mt", "constraints.txt", in_torch_tree, ["--no-deps"]),
     }
+    yield started
+    for resolution in started.values():  # a deselected or failed test leaves no pip running
+        if resolution.proc.poll() is None:
+            resolution.proc.kill()
+            resolution.proc.wait()
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
