@@ -1,6 +1,6 @@
 # Quick start: `make demo` (set up + run the main job) and `make test` (set up + run the tests).
-# Both create or reuse .venv and install everything pinned in constraints.txt (Python >= 3.10:
-# constraints.txt carries Python 3.10 pins behind environment markers).
+# Both create or reuse .venv and install everything pinned in constraints.txt (Python 3.11, or
+# 3.10 through the environment markers in constraints.txt).
 # `make test` also creates or reuses .venv-humble (Python 3.10 + numpy 1.x + constraints-humble.txt,
 # the ROS 2 Humble / JetPack 6 stack; tools/humble_env.py) and runs the tests marked torch_free there.
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from disdepth_core.file_hash import file_sha256  # noqa: F401  (re-exported: torch-free home)
+from disdepth_core.file_hash import file_sha256  # lives in a torch-free module for the TensorRT path
 
 from .config import StudentConfig
 
