@@ -12,13 +12,13 @@ from setuptools import find_packages, setup
 PACKAGE = "disdepth_ros"
 
 EXTRAS = {
-    # Models and training. Jetson users keep their JetPack torch: no version pins here,
-    # CI pins exact versions in constraints.txt.
-    "torch": ["torch>=2.1", "torchvision", "timm>=1.0", "safetensors", "tensorboard"],
-    "export": ["onnx>=1.15", "onnxruntime>=1.17", "onnxslim"],
+    # Models and training. Jetson users keep their JetPack torch: no version bound on torch or
+    # torchvision (pip would replace JetPack's build); CI pins exact versions in constraints.txt.
+    "torch": ["torch", "torchvision", "timm>=1.0.31", "safetensors", "tensorboard"],
+    "export": ["onnx>=1.17", "onnxruntime>=1.23.2", "onnxslim"],
     "ros": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-geometry-msgs", "ros-diagnostic-msgs", "ros-rmw-fastrtps-cpp"],
-    "bags": ["rosbags>=0.10", "mcap-ros2-support"],
-    "test": ["pytest>=7", "pytest-timeout", "colcon-common-extensions"],
+    "bags": ["rosbags>=0.11.9", "mcap-ros2-support"],
+    "test": ["pytest>=9.2", "pytest-timeout", "colcon-common-extensions"],
 }
 EXTRAS["all"] = sorted({dep for name, deps in EXTRAS.items() if name != "test" for dep in deps})
 
@@ -36,7 +36,9 @@ setup(
         (f"share/{PACKAGE}/models/demo", glob("models/demo/*")),
     ],
     python_requires=">=3.10",
-    install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml>=5.4", "tqdm>=4.60"],
+    # Lower bounds = the oldest versions CI runs (constraints-humble.txt in .venv-humble, with numpy
+    # at tools/humble_env.py's oldest); upper bounds for numpy-1 robots live in constraints-humble.txt.
+    install_requires=["numpy>=1.21.6", "opencv-python-headless>=4.11.0.86", "pyyaml>=6.0.1", "tqdm>=4.64.1"],
     extras_require=EXTRAS,
     zip_safe=True,
     maintainer="DisDepth maintainers",

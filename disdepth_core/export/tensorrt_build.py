@@ -257,7 +257,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, options: Engine
         import tensorrt as trt
     except ImportError as err:
         raise ValueError(f"building a TensorRT engine needs the tensorrt package (build on the target device): {err}") from err
-    from disdepth_core.models.checkpoint import file_sha256
+    from disdepth_core.file_hash import file_sha256
 
     start = time.perf_counter()
     with cuda_context(options.device_index, required=options.precision == "int8"):

@@ -112,7 +112,7 @@ def engine_rebuild_reason(sidecar_meta: ModelMetadata | dict[str, Any] | None, t
     if extra.get("engine_size") is not None and int(extra["engine_size"]) != size:
         return f"{engine_path} is {size} bytes but its sidecar records {extra['engine_size']} (corrupt or replaced)"
     if extra.get("engine_sha256"):
-        from disdepth_core.models.checkpoint import file_sha256
+        from disdepth_core.file_hash import file_sha256
 
         if file_sha256(engine_path) != extra["engine_sha256"]:
             return f"{engine_path} does not match the sha256 recorded in its sidecar (corrupt or replaced)"

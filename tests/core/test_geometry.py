@@ -14,6 +14,8 @@ from disdepth_core.geometry import (
     scale_intrinsics,
 )
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 # fx = 2, fy = 4, cx = 1, cy = 0.5
 K_SMALL = np.array([[2.0, 0.0, 1.0], [0.0, 4.0, 0.5], [0.0, 0.0, 1.0]])
 

@@ -9,6 +9,8 @@ from disdepth_core.runtime import ModelLoadError, RuntimeInputError, load_runtim
 from disdepth_core.runtime.onnxruntime_backend import choose_providers, engine_cache_dir, provider_options
 from tests.export.trt_fakes import tiny_disdepth_onnx
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 
 def test_provider_order_device_and_explicit():
     available = ["CPUExecutionProvider", "CUDAExecutionProvider", "TensorrtExecutionProvider"]

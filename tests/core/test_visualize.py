@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from disdepth_core.visualize import colorize_depth, comparison_panel
+
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 
 
 def test_near_is_brighter_than_far_and_invalid_is_black():

@@ -8,6 +8,8 @@ import pytest
 
 from disdepth_core.data.splits import SplitEntry, SplitFileError, read_split_file
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 
 def _write(tmp_path: Path, text: str, name: str = "split.txt") -> Path:
     path = tmp_path / name

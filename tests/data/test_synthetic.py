@@ -21,6 +21,8 @@ from disdepth_core.data.synthetic_layouts import build_scene
 from disdepth_core.data.synthetic_scenes import Camera, Material, make_box, make_plane, make_sphere
 from disdepth_core.data.synthetic_writer import lidar_rows, scene_seeds
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 H, W = 96, 128
 FLAT = Material("flat", np.array([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], np.float32))
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from disdepth_core.export.artifact_metadata import read_sidecar, sidecar_path, write_sidecar
-from disdepth_core.models.checkpoint import file_sha256
+from disdepth_core.file_hash import file_sha256
 from disdepth_core.runtime import ModelLoadError, RuntimeInputError, load_runtime
 from disdepth_core.runtime.metadata import ModelMetadata
 from disdepth_core.runtime.tensorrt_logic import (buffer_nbytes, engine_rebuild_reason, needs_explicit_batch_flag,
@@ -20,7 +20,7 @@ from disdepth_core.runtime.tensorrt_logic import (buffer_nbytes, engine_rebuild_
 
 from . import trt_fakes
 
-pytestmark = pytest.mark.fake_backend
+pytestmark = [pytest.mark.fake_backend, pytest.mark.torch_free]  # torch_free: also runs in .venv-humble
 TRT10, TRT86 = "10.3.0.26", "8.6.2.3"
 
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 COLCON = Path(sys.executable).with_name("colcon")
 
 
-TOP_LEVEL_IGNORED = {".venv", ".git", "outputs", "runs", "data", "build", "install", "log", ".pytest_cache"}
+TOP_LEVEL_IGNORED = {".venv", ".venv-humble", ".git", "outputs", "runs", "data", "build", "install", "log", ".pytest_cache"}
 
 
 def _copy_sources(dst: Path) -> None:

@@ -12,6 +12,8 @@ import yaml
 from disdepth_ros.parameters import (PARAMETERS, SPECS, defaults, parameters_markdown, parameters_yaml, validate_all,
                                      validate_value)
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

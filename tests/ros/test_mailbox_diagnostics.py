@@ -6,9 +6,12 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from disdepth_ros.diagnostics import ERROR, OK, WARN, LatencyStats, RateMeter, build_report, percentile
 from disdepth_ros.mailbox import LatestMailbox
+
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 
 
 def test_mailbox_keeps_newest_and_counts_drops():

@@ -14,6 +14,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from disdepth_core.geometry import depth_to_points, scale_intrinsics  # noqa: E402
 from disdepth_ros import messages  # noqa: E402
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (5, 7, 3), dtype=np.uint8)
 

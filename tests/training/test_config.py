@@ -10,6 +10,8 @@ import yaml
 from training.config import DistillConfig, load_train_config, train_config_from_dict
 from training.config_loader import ConfigError
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
+
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.yaml"))
 
 
