@@ -12,7 +12,6 @@ previous checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from disdepth_core.hashing import file_sha256  # re-exported: other code imports it from here
 
 from .config import StudentConfig
 
@@ -168,12 +169,3 @@ def load_student(path: str | Path, device: str | torch.device = "cpu", config: S
     meta["checkpoint_sha256"] = file_sha256(path)
     meta["model_config"] = cfg.to_dict()
     return model.to(device).eval(), meta
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex digest used to tie exported artifacts to the checkpoint they came from."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
