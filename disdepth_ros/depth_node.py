@@ -114,7 +114,10 @@ class DepthNode(Node):
         runtime = None
         stage = "load"
         try:
-            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"])
+            from disdepth_ros.parameters import runtime_options
+
+            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"],
+                                   log=self.get_logger().info, **runtime_options(self.values))
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
             spec = runtime.input_spec

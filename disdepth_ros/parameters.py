@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
+BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "openvino", "torch")
+PRECISION_CHOICES = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 QOS_CHOICES = ("sensor_data", "reliable")
 RELOAD_NOTE = " Read-only after start (needs a model reload): restart the node to change it."
@@ -47,6 +48,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "Inference backend; auto picks by the model file's extension." + RELOAD_NOTE,
               choices=BACKEND_CHOICES, read_only=True),
     ParamSpec("device", "auto", "auto, cpu, cuda or cuda:N." + RELOAD_NOTE, read_only=True, check=_device_ok),
+    # Speed options of the torch backend (GPU fast path without TensorRT); other backends ignore them
+    # (a TensorRT engine keeps the precision it was built with).
+    ParamSpec("precision", "fp32", "Compute precision of the torch backend: fp16 needs CUDA; bf16 also runs on CPUs. "
+              "Depth is always float32." + RELOAD_NOTE, choices=PRECISION_CHOICES, read_only=True),
+    ParamSpec("channels_last", False, "torch backend: NHWC memory format (faster Tensor Core convolutions)." + RELOAD_NOTE,
+              read_only=True),
+    ParamSpec("cuda_graph", False, "torch backend: capture the forward pass as a CUDA graph per input size and replay it "
+              "(several times faster at batch 1 on a GPU); falls back to eager with a log line when capture fails."
+              + RELOAD_NOTE, read_only=True),
     ParamSpec("input_height", 0, "Network input height in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("input_width", 0, "Network input width in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("resize_mode", "resize", "resize stretches the frame to the input size; letterbox keeps the aspect ratio and pads.",
@@ -120,6 +130,12 @@ def validate_all(values: dict[str, Any]) -> list[str]:
     if bool(values.get("input_height")) != bool(values.get("input_width")):
         problems.append("input_height and input_width must both be 0 (model default) or both be set")
     return problems
+
+
+def runtime_options(values: dict[str, Any]) -> dict[str, Any]:
+    """``load_runtime`` keyword options from the node's parameter values (backends ignore what they do not use)."""
+    return {"precision": values.get("precision", "fp32"), "channels_last": bool(values.get("channels_last", False)),
+            "cuda_graph": bool(values.get("cuda_graph", False))}
 
 
 def parameters_markdown() -> str:

@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", help="comma-separated backends run on the same input, e.g. torch,onnxruntime")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch and ONNX Runtime (0: library default)")
+    fast = parser.add_argument_group("torch backend speed options (the GPU fast path without TensorRT)")
+    fast.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="compute precision (fp16: CUDA only)")
+    fast.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    fast.add_argument("--cuda-graph", action="store_true", help="capture the forward pass as a CUDA graph and replay it")
+    fast.add_argument("--compile", action="store_true", help="torch.compile the forward pass (falls back when unavailable)")
 
 
 def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, tmp: Path) -> Path:
@@ -54,10 +59,14 @@ def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, t
     return engine
 
 
-def _runtime_options(backend: str, threads: int) -> dict[str, Any]:
+def _runtime_options(backend: str, threads: int, args: argparse.Namespace | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
     if threads and backend == "onnxruntime":
-        return {"threads": threads}
-    return {}
+        options["threads"] = threads
+    if backend == "torch" and args is not None:
+        options.update(precision=getattr(args, "precision", "fp32"), channels_last=bool(getattr(args, "channels_last", False)),
+                       cuda_graph=bool(getattr(args, "cuda_graph", False)), compile=bool(getattr(args, "compile", False)))
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="disdepth-bench-") as tmp:
         for backend in backends:
             path = _artifact_for(model, backend, override, Path(tmp))
-            with load_runtime(path, backend=backend, device=args.device, **_runtime_options(backend, args.threads)) as runtime:
+            with load_runtime(path, backend=backend, device=args.device, **_runtime_options(backend, args.threads, args)) as runtime:
                 input_hw = choose_input_size(runtime.input_spec, runtime.metadata, override)
                 batch, _ = preprocess_rgb(rgb, input_hw, runtime.metadata)
                 result = benchmark_runtime(runtime, batch, iters=args.iters, warmup=args.warmup)
