@@ -16,6 +16,7 @@ EXTRAS = {
     # CI pins exact versions in constraints.txt.
     "torch": ["torch>=2.1", "torchvision", "timm>=1.0", "safetensors", "tensorboard"],
     "export": ["onnx>=1.15", "onnxruntime>=1.17", "onnxslim"],
+    "openvino": ["openvino>=2024.0", "onnx>=1.15"],  # x86 CPU backend (reads DisDepth metadata with onnx)
     "ros": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-geometry-msgs", "ros-diagnostic-msgs", "ros-rmw-fastrtps-cpp"],
     "bags": ["rosbags>=0.10", "mcap-ros2-support"],
     "test": ["pytest>=7", "pytest-timeout", "colcon-common-extensions"],

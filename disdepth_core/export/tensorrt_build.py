@@ -25,7 +25,7 @@ from disdepth_core.runtime.metadata import LAYOUT_NHWC_UINT8, ModelMetadata
 from disdepth_core.runtime.tensorrt_logic import (check_supported_version, is_strongly_typed_only, needs_explicit_batch_flag,
                                                   strongly_typed_refusal)
 
-from .artifact_metadata import metadata_from_props, write_sidecar
+from .artifact_metadata import read_onnx_metadata, write_sidecar  # read_onnx_metadata: re-exported for callers
 
 PRECISIONS = ("fp32", "fp16", "int8")
 HW = tuple[int, int]
@@ -77,23 +77,6 @@ def check_profile_order(sizes: Sequence[tuple[str, Sequence[int]]]) -> None:
             if int(a[index]) > int(b[index]):
                 raise ValueError(f"{name_a} {a[0]}x{a[1]} is larger than {name_b} {b[0]}x{b[1]} in {axis}; an optimisation "
                                  "profile needs min <= opt <= max in both height and width")
-
-
-def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
-    """DisDepth metadata from an ONNX file's props; a clear error for foreign or corrupt files."""
-    import onnx
-
-    onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf decode errors have many types
-        raise ValueError(f"cannot read ONNX model {onnx_path}: {type(err).__name__}") from err
-    metadata = metadata_from_props({p.key: p.value for p in model.metadata_props})
-    if metadata is None:
-        raise ValueError(f"{onnx_path} was not exported by disdepth (no 'disdepth' metadata); export it with `disdepth export`")
-    return metadata
 
 
 def network_flags(trt: Any) -> int:

@@ -13,6 +13,8 @@ BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
     "onnxruntime": ("disdepth_core.runtime.onnxruntime_backend", "OnnxRuntime", (".onnx",)),
     "tensorrt": ("disdepth_core.runtime.tensorrt_backend", "TensorRTRuntime", (".engine", ".plan")),
+    # .onnx defaults to ONNX Runtime (backend="auto"); OpenVINO is chosen by name.
+    "openvino": ("disdepth_core.runtime.openvino_backend", "OpenVinoRuntime", ()),
 }
 
 
@@ -50,7 +52,8 @@ def missing_model_error(path: str | Path, backend: str, options: dict[str, Any])
 def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", **options: Any) -> DepthRuntime:
     """Load ``path`` with the named backend (or the one matching its extension).
 
-    ``options`` go to the backend (e.g. ``half=True`` for torch, ``providers=[...]`` for ONNX
+    ``options`` go to the backend (e.g. ``precision="fp16", cuda_graph=True`` for torch, ``precision="bf16"``
+    for openvino, ``providers=[...]`` for ONNX
     Runtime, ``onnx_path=...`` for TensorRT rebuilds, which also builds a missing engine).
     Errors are :class:`ModelLoadError` naming the file and the reason.
     """
