@@ -63,7 +63,7 @@ def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
 
     from disdepth_core.data.synthetic import render_frame
     from disdepth_ros import messages
-    from disdepth_ros.frame_pipeline import PipelineConfig
+    from disdepth_core.pipeline import PipelineConfig
 
     frame = render_frame("nyu", 0, 0, height, width)
     msg_rgb = messages.array_to_image(frame.rgb, "rgb8")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from disdepth_core.runtime import load_runtime
-    from disdepth_ros.frame_pipeline import FramePipeline
+    from disdepth_core.pipeline import FramePipeline
 
     tmp = tempfile.TemporaryDirectory()
     model, label = resolve_bench_model(args.model, Path(tmp.name))

@@ -20,6 +20,7 @@ __all__ = [
     "depth_to_points",
     "scale_intrinsics",
     "crop_intrinsics",
+    "focal_rescale_factor",
     "rescale_depth_for_focal",
 ]
 
@@ -186,10 +187,20 @@ def rescale_depth_for_focal(
     resized since then, or the focal must be rescaled with :func:`scale_intrinsics` first.
     Float dtypes are preserved (float32 stays float32).
     """
-    fc, ft = float(focal_camera), float(focal_train)
-    if not (math.isfinite(fc) and math.isfinite(ft) and fc > 0.0 and ft > 0.0):
-        raise ValueError(f"focal lengths must be finite and > 0, got {focal_camera}, {focal_train}")
+    factor = focal_rescale_factor(focal_camera, focal_train)
     d = np.asarray(depth)
     if not np.issubdtype(d.dtype, np.floating):
         d = d.astype(np.float64)
-    return d * d.dtype.type(fc / ft)
+    return d * d.dtype.type(factor)
+
+
+def focal_rescale_factor(focal_camera: float, focal_train: float) -> float:
+    """``focal_camera / focal_train``: the factor :func:`rescale_depth_for_focal` multiplies by.
+
+    Split out so a pipeline can fold it into one multiply of the network output (before
+    resizing) and report it; validated here once for both.
+    """
+    fc, ft = float(focal_camera), float(focal_train)
+    if not (math.isfinite(fc) and math.isfinite(ft) and fc > 0.0 and ft > 0.0):
+        raise ValueError(f"focal lengths must be finite and > 0, got {focal_camera}, {focal_train}")
+    return fc / ft

@@ -25,11 +25,11 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from disdepth_core.geometry import as_intrinsics
+from disdepth_core.pipeline import FramePipeline, PipelineConfig
 from disdepth_core.visualize import colorize_depth
 
 from . import messages
 from .diagnostics import LatencyStats, RateMeter, build_report
-from .frame_pipeline import FramePipeline, PipelineConfig
 from .mailbox import LatestMailbox
 from .parameters import PARAMETERS, SPECS, validate_all, validate_value
 

@@ -1,8 +1,7 @@
 """sensor_msgs <-> numpy without cv_bridge: zero-copy views in, one memcpy out.
 
-Incoming ``msg.data`` is an ``array.array('B')``; ``np.frombuffer`` views it (already typed:
-uint8, uint16 or float32) and the row ``step`` (drivers pad rows) is respected by slicing, so
-an rgb8 frame reaches preprocessing without a copy. Outgoing data is handed to rclpy as an
+Decoding (image -> numpy) is ROS-free and lives in :mod:`disdepth_core.image_decoding`
+(re-exported here); this module builds the outgoing messages. Outgoing data is handed to rclpy as an
 ``array.array('B')`` filled with one ``frombytes`` memcpy: the generated setters store an
 array.array as is, whereas ``bytes`` or a list is checked element by element in Python (tens
 of ms for a 640x480 cloud).
@@ -14,25 +13,21 @@ import array
 import sys
 from typing import Optional
 
-import cv2
 import numpy as np
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
 from disdepth_core.geometry import as_intrinsics
+from disdepth_core.image_decoding import (  # noqa: F401  (re-exported: the node and tools decode through here)
+    ENCODINGS,
+    BadMessageError,
+    compressed_to_rgb,
+    image_to_depth,
+    image_to_rgb,
+    image_view,
+)
+from disdepth_core.pipeline import pack_rgb  # noqa: F401  (re-exported)
 
-# encoding -> (channels, bytes per channel, channel order); 8UC*/16UC* read like cv_bridge does.
-ENCODINGS: dict[str, tuple[int, int, str]] = {
-    "rgb8": (3, 1, "rgb"), "bgr8": (3, 1, "bgr"), "rgba8": (4, 1, "rgba"), "bgra8": (4, 1, "bgra"), "mono8": (1, 1, "mono"),
-    "8UC3": (3, 1, "bgr"), "8UC1": (1, 1, "mono"), "8UC4": (4, 1, "bgra"),
-    "rgb16": (3, 2, "rgb"), "bgr16": (3, 2, "bgr"), "rgba16": (4, 2, "rgba"), "bgra16": (4, 2, "bgra"),
-    "mono16": (1, 2, "mono"), "16UC1": (1, 2, "mono"), "16UC3": (3, 2, "bgr"),
-}
-_TO_RGB = {"bgr": cv2.COLOR_BGR2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgra": cv2.COLOR_BGRA2RGB, "mono": cv2.COLOR_GRAY2RGB}
 _NATIVE_BIG = sys.byteorder == "big"
-
-
-class BadMessageError(ValueError):
-    """A message that cannot be a frame (size mismatch, unknown encoding, undecodable data)."""
 
 
 def to_byte_array(arr: np.ndarray) -> array.array:
@@ -40,58 +35,6 @@ def to_byte_array(arr: np.ndarray) -> array.array:
     out = array.array("B")
     out.frombytes(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
     return out
-
-
-def _pixel_rows(data, height: int, step: int, dtype: np.dtype, row_items: int, what: str) -> np.ndarray:
-    """``[height, row_items]`` view of ``data`` typed as ``dtype``, each row's padding skipped.
-
-    The typed view is built BEFORE the padding is sliced off: ``frombuffer`` of the whole
-    (contiguous) buffer, reshape by ``step // itemsize``, then slice. Viewing an already sliced
-    (non-contiguous) uint8 array as a wider dtype raises ValueError on numpy < 1.23 (Humble).
-    """
-    itemsize = dtype.itemsize
-    if step % itemsize:
-        raise BadMessageError(f"step {step} of a {what} image is not a multiple of its {itemsize}-byte channel size")
-    if step < row_items * itemsize:
-        raise BadMessageError(f"step {step} is shorter than a {what} row ({row_items * itemsize} bytes)")
-    if len(data) != height * step:
-        raise BadMessageError(f"data has {len(data)} bytes, expected height*step = {height}*{step} = {height * step}")
-    return np.frombuffer(data, dtype=dtype).reshape(height, step // itemsize)[:, :row_items]
-
-
-def image_view(msg: Image) -> np.ndarray:
-    """``[H,W,C]`` view (uint8 or uint16) of an Image's pixels, row padding skipped, no copy."""
-    if msg.encoding not in ENCODINGS:
-        raise BadMessageError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
-    channels, size, _ = ENCODINGS[msg.encoding]
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise BadMessageError(f"zero-sized image {width}x{height}")
-    dtype = np.dtype(np.uint8) if size == 1 else np.dtype(">u2" if msg.is_bigendian else "<u2")
-    rows = _pixel_rows(msg.data, height, step, dtype, width * channels, f"{width}-pixel {msg.encoding}")
-    return rows.reshape(height, width, channels)  # splits the contiguous last axis: still a view
-
-
-def image_to_rgb(msg: Image) -> np.ndarray:
-    """uint8 RGB ``[H,W,3]``: a view for rgb8, else one conversion (16-bit scaled by >> 8)."""
-    pixels = image_view(msg)
-    order = ENCODINGS[msg.encoding][2]
-    if pixels.dtype != np.uint8:
-        pixels = (pixels >> 8).astype(np.uint8)
-    if order == "rgb":
-        return pixels
-    return cv2.cvtColor(np.ascontiguousarray(pixels), _TO_RGB[order])
-
-
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """Decode a JPEG/PNG CompressedImage to uint8 RGB ``[H,W,3]``."""
-    data = np.frombuffer(msg.data, dtype=np.uint8)
-    if data.size == 0:
-        raise BadMessageError("empty compressed image")
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise BadMessageError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def array_to_image(pixels: np.ndarray, encoding: str, header=None) -> Image:
@@ -120,33 +63,12 @@ def depth_to_image(depth: np.ndarray, header, encoding: str = "32FC1") -> Image:
     return array_to_image(mm.astype(np.uint16), "16UC1", header)
 
 
-def image_to_depth(msg: Image) -> np.ndarray:
-    """A 32FC1/16UC1 depth Image -> float32 metres with NaN invalid (for tests and tools)."""
-    if msg.encoding == "32FC1":
-        if msg.height <= 0 or msg.width <= 0:
-            raise BadMessageError(f"zero-sized image {msg.width}x{msg.height}")
-        dtype = np.dtype(">f4" if msg.is_bigendian else "<f4")
-        return _pixel_rows(msg.data, int(msg.height), int(msg.step), dtype, int(msg.width), "32FC1").astype(np.float32)
-    if msg.encoding in ("16UC1", "mono16"):
-        mm = image_view(msg)[..., 0].astype(np.float32)
-        mm[mm == 0] = np.nan
-        return mm / 1000.0
-    raise BadMessageError(f"not a depth encoding: {msg.encoding!r}")
-
-
 def point_fields(rgb: bool) -> list[PointField]:
     """x, y, z FLOAT32 (+ rgb packed in a FLOAT32 at offset 16), as depth_image_proc."""
     fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
     if rgb:
         fields.append(PointField(name="rgb", offset=16, datatype=PointField.FLOAT32, count=1))
     return fields
-
-
-def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
-    """Write ``0x00RRGGBB`` of uint8 ``rgb [H,W,3]`` into the uint32 view ``out [H,W]``."""
-    np.left_shift(rgb[..., 0], 16, out=out, dtype=np.uint32)
-    out |= rgb[..., 1].astype(np.uint32) << 8
-    out |= rgb[..., 2]
 
 
 def points_to_cloud(packed: np.ndarray, header, rgb: bool) -> PointCloud2:

@@ -1,6 +1,8 @@
 """One frame's straight line: decode -> preprocess -> infer -> postprocess -> point cloud.
 
-No ROS publishing here, so ``benchmarks/bench_node.py`` times exactly what the node runs.
+ROS-free (messages are decoded by :mod:`disdepth_core.image_decoding`, duck-typed on their
+fields), so the node, ``benchmarks/bench_node.py`` and offline evaluation of recorded bags run
+exactly the same code; ``disdepth_ros`` only builds and publishes the messages.
 Everything that depends on the image size (transform, intrinsics, ray grid, cloud buffer) is
 derived per frame from the frame's own size, so a camera that changes resolution mid-stream
 just works; the ray grid (``geometry.ray_grid``) and the cloud buffer are cached by size.
@@ -15,10 +17,16 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
-from disdepth_core.geometry import depth_to_points, scale_intrinsics
+from disdepth_core import image_decoding
+from disdepth_core.geometry import depth_to_points, focal_rescale_factor, scale_intrinsics
 from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, postprocess_depth, preprocess_rgb
 
-from . import messages
+
+def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
+    """Write ``0x00RRGGBB`` of uint8 ``rgb [H,W,3]`` into the uint32 view ``out [H,W]``."""
+    np.left_shift(rgb[..., 0], 16, out=out, dtype=np.uint32)
+    out |= rgb[..., 1].astype(np.uint32) << 8
+    out |= rgb[..., 2]
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,10 @@ class FramePipeline:
         return (config.min_depth or self.metadata.min_depth, config.max_depth or self.metadata.max_depth)
 
     def decode(self, msg) -> np.ndarray:
-        """Image or CompressedImage -> uint8 RGB; raises :class:`messages.BadMessageError`."""
+        """Image or CompressedImage -> uint8 RGB; raises :class:`image_decoding.BadMessageError`."""
         if hasattr(msg, "encoding"):
-            return messages.image_to_rgb(msg)
-        return messages.compressed_to_rgb(msg)
+            return image_decoding.image_to_rgb(msg)
+        return image_decoding.compressed_to_rgb(msg)
 
     def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
         """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None."""
@@ -114,7 +122,7 @@ class FramePipeline:
         train_focal = self.metadata.train_focal
         if not config.focal_rescale or K_cam is None or not train_focal:
             return 1.0
-        return float(K_cam[0, 0]) * transform.focal_scale / float(train_focal)
+        return focal_rescale_factor(float(K_cam[0, 0]) * transform.focal_scale, float(train_focal))
 
     def make_points(self, result: FrameResult, config: PipelineConfig) -> np.ndarray:
         """Packed float32 ``[H',W',4]`` (x,y,z,pad) or ``[H',W',8]`` (x,y,z,pad,rgb,pad*3)."""
@@ -127,7 +135,7 @@ class FramePipeline:
         depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
         if config.points_rgb:
             colors = self._colors_at_depth_size(result, config)
-            messages.pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
+            pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
         return packed
 
     @staticmethod
