@@ -10,7 +10,8 @@ a temporary ONNX. Every variant runs on the same real RGB frames from ``shared/r
 * OpenVINO fp32; OpenVINO bf16 everywhere (its CPU default on bf16 hardware); OpenVINO bf16
   body + fp32 bins head (``load_runtime(..., backend="openvino", precision="bf16")``).
 
-It prints p50/mean latency over ``--iters`` runs, the speed-up vs ONNX Runtime, and the depth
+Variants are timed round-robin (one run of each per iteration) so load drift on a shared
+machine hits all of them alike. It prints p50/mean latency over ``--iters`` runs, the speed-up vs ONNX Runtime, and the depth
 error vs ONNX Runtime (mean, p99, max in metres and the mean as a share of max depth), plus
 whether this CPU has native bf16. The bf16 option is offered because its mean error stays
 below 1% of max depth while keeping most of bf16's speed-up; this script is the evidence.
@@ -72,17 +73,6 @@ class AllBf16:
         self.request = None
 
 
-def time_runtime(runtime, batch, iters: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        runtime.infer(batch)
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        runtime.infer(batch)
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "models" / "demo" / "model.pt"))
@@ -114,23 +104,28 @@ def main() -> None:
                         ("OpenVINO fp32", dict(backend="openvino", threads=args.threads)),
                         ("OpenVINO bf16 everywhere", None),
                         ("OpenVINO bf16 + fp32 head", dict(backend="openvino", threads=args.threads, precision="bf16"))]
-            reference = reference_metadata = None
-            base_p50 = None
             print(f"\n{height}x{width}: {source}")
+            runtimes = []
+            reference_metadata = None
             for label, options in variants:
-                if options is None:
-                    runtime = AllBf16(onnx_path, args.threads, reference_metadata)
-                else:
-                    runtime = load_runtime(onnx_path, **options)
-                    reference_metadata = runtime.metadata
+                runtime = AllBf16(onnx_path, args.threads, reference_metadata) if options is None else load_runtime(onnx_path, **options)
+                reference_metadata = reference_metadata or runtime.metadata
                 batches = [preprocess_rgb(frame, (height, width), runtime.metadata)[0] for frame in frames]
-                depths = np.stack([runtime.infer(b) for b in batches])
-                times = time_runtime(runtime, batches[0], args.iters, args.warmup)
-                p50, mean = statistics.median(times), statistics.mean(times)
-                if reference is None:
-                    reference, base_p50 = depths, p50
+                runtimes.append((label, runtime, batches, np.stack([runtime.infer(b) for b in batches])))
+            # Round-robin timing: on a shared machine load drifts, and every variant sees the same drift.
+            times: dict[str, list[float]] = {label: [] for label, *_ in runtimes}
+            for iteration in range(args.warmup + args.iters):
+                for label, runtime, batches, _ in runtimes:
+                    start = time.perf_counter()
+                    runtime.infer(batches[0])
+                    if iteration >= args.warmup:
+                        times[label].append((time.perf_counter() - start) * 1e3)
+            reference = runtimes[0][3]
+            base_p50 = statistics.median(times[runtimes[0][0]])
+            max_depth = reference_metadata.max_depth
+            for label, runtime, _, depths in runtimes:
+                p50, mean = statistics.median(times[label]), statistics.mean(times[label])
                 errors = np.abs(depths - reference).ravel()
-                max_depth = runtime.metadata.max_depth
                 row = (f"| {height}x{width} | {label} | {p50:.1f} | {mean:.1f} | {base_p50 / p50:.2f}x | {errors.mean():.4f} | "
                        f"{np.percentile(errors, 99):.4f} | {errors.max():.4f} | {errors.mean() / max_depth * 100:.3f}% |")
                 rows.append(row)

@@ -287,11 +287,15 @@ class DepthNode(Node):
 
 def main(args: Optional[list[str]] = None) -> int:
     """Entry point of ``ros2 run disdepth_ros depth_node`` and ``disdepth node``."""
+    from .dds_profile import apply_large_data_profile
+
+    dds_message = apply_large_data_profile()  # before rclpy.init creates the DDS participant
     rclpy.init(args=args)
     node = None
     code = 0
     try:
         node = DepthNode()
+        node.get_logger().info(dds_message)
         rclpy.spin(node)
     except ConfigError as err:
         rclpy.logging.get_logger("depth_node").error(str(err))

@@ -69,7 +69,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=("camera", "model")),
     ParamSpec("publish_points", True, "Publish depth/points (needs camera_info)."),
     ParamSpec("points_stride", 1, "Use every Nth row and column for the cloud (1 = all pixels; K needs no change).", minimum=1),
-    ParamSpec("points_rgb", False, "Add packed rgb to the cloud (xyzrgb, point_step 32) instead of xyz (point_step 16)."),
+    ParamSpec("points_rgb", False, "Add packed rgb to the cloud (x,y,z,rgb: point_step 16) instead of x,y,z (point_step 12)."),
     ParamSpec("publish_color", False, "Publish depth/image_color, a colourised rgb8 depth picture for viewing."),
     ParamSpec("input_qos", "sensor_data", "QoS of the image/camera_info subscriptions: sensor_data (best effort) or reliable. "
               "A reliable subscriber receives NOTHING from a best-effort publisher." + RELOAD_NOTE, choices=QOS_CHOICES, read_only=True),
