@@ -9,7 +9,8 @@ concat, three 1x1 convs, BatchNorm) and on the fused path (same maths regrouped)
   or copy memory (a proxy for kernel launches: pure view/allocation ops such as ``view``,
   ``transpose``, ``expand``, ``empty`` launch no kernel and are not counted), and on CUDA the
   number of GPU kernels actually launched;
-* latency p50/mean over ``--iters`` timed runs after warm-up, and the LG-Conv overhead vs no LG;
+* latency p50/mean over ``--iters`` timed runs after warm-up (the three variants round-robin, so
+  load drift on a shared machine hits them alike), and the LG-Conv overhead vs no LG;
 * the largest depth difference between the two LG paths.
 """
 
@@ -108,15 +109,24 @@ def main() -> None:
     print(f"{args.backbone} @ {height}x{width} on {args.device} ({torch.get_num_threads()} threads), {args.iters} timed iterations "
           f"after {args.warmup} warm-up, torch {torch.__version__}")
     branches = set_lgconv_fused(with_lg, False)
+    torch.manual_seed(0)
+    with_lg_fused = build_student(args.backbone, lg_conv=True).eval().to(args.device)
+    variants = (("no LG-Conv", plain), ("LG reference", with_lg), ("LG fused", with_lg_fused))
+    profiles = {label: leaf_ops(model, image, args.device) for label, model in variants}
+    # Round-robin timing (one run of each variant per iteration): load drift on a shared machine hits all alike.
+    times: dict[str, list[float]] = {label: [] for label, _ in variants}
+    for index in range(args.warmup + args.iters):
+        for label, model in variants:
+            sample = time_model(model, image, 1, 0, args.device)
+            if index >= args.warmup:
+                times[label] += sample
     rows = []
-    for label, model, fused in (("no LG-Conv", plain, None), ("LG reference", with_lg, False), ("LG fused", with_lg, True)):
-        if fused is not None:
-            set_lgconv_fused(model, fused)
-        counts, kernels = leaf_ops(model, image, args.device)
-        times = time_model(model, image, args.iters, args.warmup, args.device)
+    for label, model in variants:
+        counts, kernels = profiles[label]
         with torch.inference_mode():
             depth = model(image)
-        rows.append((label, sum(counts.values()), kernels, statistics.median(times), statistics.mean(times), depth, counts))
+        rows.append((label, sum(counts.values()), kernels, statistics.median(times[label]), statistics.mean(times[label]), depth,
+                     counts))
     base_ops, base_p50 = rows[0][1], rows[0][3]
     print(f"LG-Conv branches: {branches}")
     print(f"{'path':<14} {'compute ops':>11} {'ops/branch':>10} {'GPU kernels':>11} {'p50 ms':>8} {'mean ms':>8} {'LG adds':>14}")

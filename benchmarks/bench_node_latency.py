@@ -13,8 +13,9 @@ on one host with a private ROS_DOMAIN_ID. For each publish rate it reports:
 * the node's per-stage p50s (decode, preprocess, postprocess, pointcloud, publish) and their
   sum, the "overhead outside inference".
 
-Rates: ``auto`` = 80% of the output rate the node reaches when flooded (measured first), and
-any fixed rate such as 30.
+Rates: ``auto`` = 60% of the output rate the node reaches when flooded (measured first: on a
+shared machine the inference time drifts, so the margin is wide), and any fixed rate such as 30.
+The node's resident memory is read from /proc at the start and the end.
 
     python benchmarks/bench_node_latency.py [--model PATH] [--rates auto,30] [--min-received 200] [--size 480x640]
 """
@@ -147,9 +148,10 @@ def _count(diag: dict[str, str], key: str) -> int:
     return int(diag.get(key, "0"))
 
 
-def _stage_p50(diag: dict[str, str], stage: str) -> float:
+def _stage_p50(diag: dict[str, str], stage: str, column: int = 0) -> float:
+    """p50 (column 0), p95 (1) or max (2) of a stage from the node's diagnostics, in ms."""
     value = diag.get(f"{stage} latency ms p50/p95/max")
-    return float(value.split("/")[0]) if value else float("nan")
+    return float(value.split("/")[column]) if value else float("nan")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -199,7 +201,8 @@ def run_phase(args: argparse.Namespace, domain: int, rate: float, frames: int, e
             "consumer_points": data["counts"]["points"], "delivered_pct": 100.0 * data["counts"]["depth"] / max(sent["sent"], 1),
             "latency_ms": {"n": len(lat), "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
                            "max": max(lat) if lat else float("nan")},
-            "node_inference_p50_ms": inference_p50, "node_stage_p50_ms": stages,
+            "node_inference_p50_ms": inference_p50, "node_inference_p95_ms": _stage_p50(after, "inference", 1),
+            "node_stage_p50_ms": stages,
             "node_overhead_p50_ms": sum(v for v in stages.values() if not math.isnan(v)),
             "p99_target_ms": inference_p50 + 15.0}
 
@@ -215,14 +218,15 @@ def print_phase(result: dict) -> None:
     print(f"   latency ms  camera->/depth/image over {lat['n']} frames: p50 {lat['p50']:.1f}  p90 {lat['p90']:.1f}  "
           f"p99 {lat['p99']:.1f}  max {lat['max']:.1f}  (target p99 <= inference p50 + 15 = {result['p99_target_ms']:.1f})")
     stages = "  ".join(f"{k} {v:.2f}" for k, v in result["node_stage_p50_ms"].items())
-    print(f"   node p50 ms inference {result['node_inference_p50_ms']:.2f} | {stages} | overhead outside inference "
+    print(f"   node ms     inference p50 {result['node_inference_p50_ms']:.2f} p95 {result['node_inference_p95_ms']:.2f}; "
+          f"other stages p50: {stages} | overhead outside inference "
           f"{result['node_overhead_p50_ms']:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--rates", default="auto,30", help="comma-separated publish rates in Hz; auto = 80%% of the flooded output rate")
+    parser.add_argument("--rates", default="auto,30", help="comma-separated publish rates in Hz; auto = 60%% of the flooded output rate")
     parser.add_argument("--min-received", type=int, default=200)
     parser.add_argument("--size", default="480x640", help="camera HxW")
     parser.add_argument("--input-qos", default="sensor_data", choices=("sensor_data", "reliable"))
@@ -276,20 +280,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model: {label} ({model}); camera {args.size}; QoS in {args.input_qos} / out {args.output_qos}; "
               f"DDS profile for {args.dds_profile} ({profile_message}); "
               f"{os.cpu_count()} CPUs; node params {params}", flush=True)
+        rss_start = None
         rates = []
         for text in args.rates.split(","):
             if text.strip() == "auto":
                 probe = run_phase(args, domain, 30.0, 150, env, tmp, "calibration (flood at 30 Hz, 150 frames)")
                 print_phase(probe)
                 results.append(probe)
+                rss_start = node.rss_kb()  # model loaded and warm
                 sustained = probe["node_published"] / (probe["sent"] / probe["achieved_rate_hz"])
-                rates.append(("sustainable (80% of flooded output rate)", max(1.0, round(0.8 * sustained, 1))))
+                rates.append(("sustainable (60% of flooded output rate)", max(1.0, round(0.6 * sustained, 1))))
             else:
                 rates.append((f"{float(text):g} Hz", float(text)))
         sustained_hz = None
         for name, rate in rates:
             if "sustainable" in name:
-                sustained_hz = rate / 0.8
+                sustained_hz = rate / 0.6
             # enough frames for --min-received at the consumer: all of them at a sustainable rate,
             # about (node output rate / publish rate) of them when the camera is faster than the model
             share = 1.0 if "sustainable" in name or not sustained_hz else min(1.0, sustained_hz / rate)
@@ -297,9 +303,13 @@ def main(argv: list[str] | None = None) -> int:
             result = run_phase(args, domain, rate, frames, env, tmp, name)
             print_phase(result)
             results.append(result)
+        rss_end = node.rss_kb()
+        if rss_start:
+            print(f"\nnode resident memory after the first phase {rss_start / 1024:.0f} MB -> {rss_end / 1024:.0f} MB at the end "
+                  f"({sum(r['node_received'] for r in results[1:])} more frames)")
     finally:
         code, _, err = node.stop()
-    print(f"\nnode exit code {code}")
+    print(f"node exit code {code}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

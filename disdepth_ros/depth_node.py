@@ -117,7 +117,7 @@ class DepthNode(Node):
             from disdepth_ros.parameters import runtime_options
 
             runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"],
-                                   log=self.get_logger().info, **runtime_options(self.values))
+                                   log=lambda line: self.get_logger().info(line), **runtime_options(self.values))
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
             spec = runtime.input_spec
