@@ -29,14 +29,19 @@ from .base import DepthRuntime, InputSpec, ModelLoadError
 from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
 
 PRECISIONS = ("fp32", "bf16")
-HEAD_PREFIXES = ("/bin_centers", "/bin_probabilities")  # ONNX node names of the bins head (torch export scopes)
+HEAD_MODULES = ("bin_centers", "bin_probabilities")  # module scopes of the bins head in exported node names
+
+
+def is_head_op(name: str) -> bool:
+    """``/bin_centers/mlp/...`` or, under the uint8-input wrapper, ``/model/bin_centers/...``."""
+    return any(part in HEAD_MODULES for part in name.split("/"))
 
 
 def head_cut_points(model: Any) -> list[tuple[int, int]]:
     """Where bf16 ends: ``(op position in topological order, output index)`` of every tensor that enters
     the bins head from outside it (the decoder's final feature, plus shape tensors of dynamic exports).
 
-    The head is every op named under :data:`HEAD_PREFIXES` and everything downstream of one
+    The head is every op named under :data:`HEAD_MODULES` and everything downstream of one
     (the read-out reshape/softmax/matmul/resize the exporter leaves unscoped). Positions, not
     names, identify the cut: auto-generated op names differ between two reads of one file.
     """
@@ -51,7 +56,7 @@ def head_cut_points(model: Any) -> list[tuple[int, int]]:
             continue
         if op.get_type_name() in ("Parameter", "Result"):
             continue
-        if op.get_friendly_name().startswith(HEAD_PREFIXES) or any(j in in_head for j in sources):
+        if is_head_op(op.get_friendly_name()) or any(j in in_head for j in sources):
             in_head.add(i)
     cut: list[tuple[int, int]] = []
     for i in sorted(in_head):
@@ -155,7 +160,7 @@ class OpenVinoRuntime(DepthRuntime):
         cut = head_cut_points(body)
         if not cut:
             raise ModelLoadError(f"precision bf16 keeps the bins head in fp32, but {path} has no bins head nodes "
-                                 f"({', '.join(HEAD_PREFIXES)}); re-export it with `disdepth export` or use fp32")
+                                 f"({', '.join(HEAD_MODULES)}); re-export it with `disdepth export` or use fp32")
         body_ops = list(body.get_ordered_ops())
         body_model = ov.Model([body_ops[i].output(k) for i, k in cut], body.get_parameters(), "disdepth_body")
         head = core.read_model(model_file)
