@@ -16,6 +16,7 @@ EXTRAS = {
     # torchvision (pip would replace JetPack's build); CI pins exact versions in constraints.txt.
     "torch": ["torch", "torchvision", "timm>=1.0.31", "safetensors", "tensorboard"],
     "export": ["onnx>=1.17", "onnxruntime>=1.23.2", "onnxslim"],
+    "openvino": ["openvino>=2026.4.1", "onnx>=1.17"],  # x86 CPU backend (reads DisDepth metadata with onnx)
     "ros": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-geometry-msgs", "ros-diagnostic-msgs", "ros-rmw-fastrtps-cpp"],
     "bags": ["rosbags>=0.11.9", "mcap-ros2-support"],
     "test": ["pytest>=9.2", "pytest-timeout", "colcon-common-extensions"],
@@ -32,7 +33,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/models/demo", glob("models/demo/*")),
     ],
     python_requires=">=3.10",

@@ -132,7 +132,9 @@ def depth_to_points(
         np.copyto(z, d[::stride, ::stride], casting="same_kind")
         np.multiply(z, x_ray, out=out[..., 0])
         np.multiply(z, y_ray, out=out[..., 1])
-        invalid = ~(z > 0.0) | np.isinf(z)  # NaN compares False, so ~(z > 0) catches it
+        # NaN depths already give NaN x/y/z (NaN times the ray); only <= 0 and inf need the
+        # masked write, which is the slow part when many pixels are invalid (NaN compares False).
+        invalid = (z <= 0.0) | np.isinf(z)
     if invalid.any():
         out[invalid] = np.nan
     return out

@@ -10,6 +10,7 @@ just works; the ray grid (``geometry.ray_grid``) and the cloud buffer are cached
 
 from __future__ import annotations
 
+import array
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -27,6 +28,17 @@ def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
     np.left_shift(rgb[..., 0], 16, out=out, dtype=np.uint32)
     out |= rgb[..., 1].astype(np.uint32) << 8
     out |= rgb[..., 2]
+
+
+def byte_backed_float32(shape: tuple[int, ...]) -> np.ndarray:
+    """A zeroed float32 array whose memory is an ``array.array('B')``.
+
+    rclpy's generated setters store an ``array.array('B')`` as a message's ``data`` as is, so a
+    cloud computed into this buffer is published without the extra full-size copy a numpy
+    array needs (``disdepth_ros.messages.points_to_cloud`` detects it).
+    """
+    storage = array.array("B", bytes(int(np.prod(shape)) * 4))
+    return np.frombuffer(storage, dtype=np.float32).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -161,17 +173,23 @@ class FramePipeline:
         return focal_rescale_factor(float(K_cam[0, 0]) * transform.focal_scale, float(train_focal))
 
     def make_points(self, result: FrameResult, config: PipelineConfig) -> np.ndarray:
-        """Packed float32 ``[H',W',4]`` (x,y,z,pad) or ``[H',W',8]`` (x,y,z,pad,rgb,pad*3)."""
+        """Packed float32 ``[H',W',3]`` (x,y,z: 12 bytes a point) or ``[H',W',4]`` (x,y,z,rgb: 16 bytes).
+
+        No padding: depth_image_proc pads points to 16/32 bytes, which only makes every copy on
+        the way to a consumer (message, serialisation, transport) 33-100% larger; PointCloud2
+        readers follow the fields and ``point_step``. The buffer is byte-backed
+        (:func:`byte_backed_float32`) so the message takes it without a copy.
+        """
         stride = config.points_stride
         depth = result.depth
-        shape = (-(-depth.shape[0] // stride), -(-depth.shape[1] // stride), 8 if config.points_rgb else 4)
+        shape = (-(-depth.shape[0] // stride), -(-depth.shape[1] // stride), 4 if config.points_rgb else 3)
         if self._cloud_buffer is None or self._cloud_buffer.shape != shape:
-            self._cloud_buffer = np.zeros(shape, dtype=np.float32)
+            self._cloud_buffer = byte_backed_float32(shape)
         packed = self._cloud_buffer
         depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
         if config.points_rgb:
             colors = self._colors_at_depth_size(result, config)
-            pack_rgb(colors[::stride, ::stride], packed[..., 4].view(np.uint32))
+            pack_rgb(colors[::stride, ::stride], packed[..., 3].view(np.uint32))
         return packed
 
     @staticmethod

@@ -140,7 +140,10 @@ class DepthNode(Node):
         runtime = None
         stage = "load"
         try:
-            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"])
+            from disdepth_ros.parameters import runtime_options
+
+            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"],
+                                   log=lambda line: self.get_logger().info(line), **runtime_options(self.values))
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
             spec = runtime.input_spec
@@ -369,6 +372,9 @@ def main(args: Optional[list[str]] = None) -> int:
         if problem:
             logger.error(problem)
             return 2
+    from .dds_profile import apply_large_data_profile
+
+    dds_message = apply_large_data_profile()  # before rclpy.init creates the DDS participant
     try:
         rclpy.init(args=args)
     except Exception as err:  # RCLError: malformed --ros-args the pre-check cannot know about
@@ -380,6 +386,7 @@ def main(args: Optional[list[str]] = None) -> int:
     code = 0
     try:
         node = DepthNode()
+        node.get_logger().info(dds_message)
         rclpy.spin(node)
     except ConfigError as err:
         rclpy.logging.get_logger("depth_node").error(str(err))

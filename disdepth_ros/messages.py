@@ -37,6 +37,40 @@ def to_byte_array(arr: np.ndarray) -> array.array:
     return out
 
 
+def set_byte_data(msg, data: array.array) -> None:
+    """``msg.data = data`` without a second full-size copy.
+
+    Generated rclpy setters store an ``array.array('B')`` as is only when field checks are on
+    (Humble always; newer distros only with ``ROS_PYTHON_CHECK_FIELDS=1``); otherwise they run
+    ``array.array('B', value)``, copying megabytes per depth image or cloud. Every generated
+    message keeps the field in the ``_data`` slot that the getter and rclpy's C conversion read,
+    so the buffer is put there directly.
+    """
+    if not isinstance(data, array.array) or data.typecode != "B":
+        raise TypeError("set_byte_data needs an array.array('B')")
+    try:
+        object.__setattr__(msg, "_data", data)
+    except AttributeError:  # a message class without the slot: the setter (may copy) is still correct
+        msg.data = data
+
+
+def byte_storage(arr: np.ndarray) -> Optional[array.array]:
+    """The ``array.array('B')`` that ``arr`` covers exactly (C-contiguous, from its first byte), else None.
+
+    Such an array (``disdepth_core.pipeline.byte_backed_float32``) can become a message's
+    ``data`` as is: rclpy copies it once when publishing, so no extra full-size copy is made.
+    """
+    base = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    if (isinstance(base, array.array) and base.typecode == "B" and arr.flags.c_contiguous
+            and len(base) == arr.nbytes and base.buffer_info()[0] == arr.ctypes.data):
+        return base
+    return None
+
+
 def array_to_image(pixels: np.ndarray, encoding: str, header=None) -> Image:
     """An Image from a ``[H,W]``/``[H,W,C]`` array already in ``encoding``'s layout."""
     pixels = np.ascontiguousarray(pixels)
@@ -47,7 +81,7 @@ def array_to_image(pixels: np.ndarray, encoding: str, header=None) -> Image:
     msg.encoding = encoding
     msg.is_bigendian = _NATIVE_BIG if pixels.dtype.itemsize > 1 else False
     msg.step = int(pixels.strides[0])
-    msg.data = to_byte_array(pixels)
+    set_byte_data(msg, to_byte_array(pixels))
     return msg
 
 
@@ -63,26 +97,33 @@ def depth_to_image(depth: np.ndarray, header, encoding: str = "32FC1") -> Image:
     return array_to_image(mm.astype(np.uint16), "16UC1", header)
 
 
-def point_fields(rgb: bool) -> list[PointField]:
-    """x, y, z FLOAT32 (+ rgb packed in a FLOAT32 at offset 16), as depth_image_proc."""
+def point_fields(rgb: bool, step_floats: Optional[int] = None) -> list[PointField]:
+    """x, y, z FLOAT32 (+ rgb packed in a FLOAT32 right after z, or at offset 16 in padded layouts)."""
     fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
     if rgb:
-        fields.append(PointField(name="rgb", offset=16, datatype=PointField.FLOAT32, count=1))
+        offset = 16 if (step_floats or 4) >= 8 else 12
+        fields.append(PointField(name="rgb", offset=offset, datatype=PointField.FLOAT32, count=1))
     return fields
 
 
 def points_to_cloud(packed: np.ndarray, header, rgb: bool) -> PointCloud2:
-    """Organized PointCloud2 from a packed float32 ``[H,W,4]`` (xyz) or ``[H,W,8]`` (xyzrgb) array."""
+    """Organized PointCloud2 from a packed float32 ``[H,W,3]`` (xyz) or ``[H,W,4]`` (xyz + rgb) array.
+
+    The padded depth_image_proc layouts ``[H,W,4]`` xyz-pad / ``[H,W,8]`` xyz-pad-rgb-pad are
+    accepted too (``rgb`` tells a 4-float point apart). A byte-backed array (see
+    :func:`byte_storage`) becomes the message data without a copy.
+    """
     height, width, floats = packed.shape
     msg = PointCloud2()
     msg.header = header
     msg.height, msg.width = int(height), int(width)
-    msg.fields = point_fields(rgb)
+    msg.fields = point_fields(rgb, floats)
     msg.is_bigendian = _NATIVE_BIG
     msg.point_step = 4 * int(floats)
     msg.row_step = msg.point_step * int(width)
     msg.is_dense = False
-    msg.data = to_byte_array(packed)
+    storage = byte_storage(packed)
+    set_byte_data(msg, storage if storage is not None else to_byte_array(packed))
     return msg
 
 

@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "torch")
+BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "openvino", "torch")
+PRECISION_CHOICES = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 QOS_CHOICES = ("sensor_data", "reliable")
 RELOAD_NOTE = " Read-only after start (needs a model reload): restart the node to change it."
@@ -47,6 +48,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("backend", "auto", "Inference backend; auto picks by the model file's extension." + RELOAD_NOTE,
               choices=BACKEND_CHOICES, read_only=True),
     ParamSpec("device", "auto", "auto, cpu, cuda or cuda:N." + RELOAD_NOTE, read_only=True, check=_device_ok),
+    # Speed options of the torch backend (GPU fast path without TensorRT); other backends ignore them
+    # (a TensorRT engine keeps the precision it was built with).
+    ParamSpec("precision", "fp32", "Compute precision of the torch backend: fp16 needs CUDA; bf16 also runs on CPUs. "
+              "Depth is always float32." + RELOAD_NOTE, choices=PRECISION_CHOICES, read_only=True),
+    ParamSpec("channels_last", False, "torch backend: NHWC memory format (faster Tensor Core convolutions)." + RELOAD_NOTE,
+              read_only=True),
+    ParamSpec("cuda_graph", False, "torch backend: capture the forward pass as a CUDA graph per input size and replay it "
+              "(several times faster at batch 1 on a GPU); falls back to eager with a log line when capture fails."
+              + RELOAD_NOTE, read_only=True),
     ParamSpec("input_height", 0, "Network input height in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("input_width", 0, "Network input width in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("resize_mode", "resize", "resize stretches the frame to the input size; letterbox keeps the aspect ratio and pads.",
@@ -59,7 +69,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               choices=("camera", "model")),
     ParamSpec("publish_points", True, "Publish depth/points (needs camera_info)."),
     ParamSpec("points_stride", 1, "Use every Nth row and column for the cloud (1 = all pixels; K needs no change).", minimum=1),
-    ParamSpec("points_rgb", False, "Add packed rgb to the cloud (xyzrgb, point_step 32) instead of xyz (point_step 16)."),
+    ParamSpec("points_rgb", False, "Add packed rgb to the cloud (x,y,z,rgb: point_step 16) instead of x,y,z (point_step 12)."),
     ParamSpec("publish_color", False, "Publish depth/image_color, a colourised rgb8 depth picture for viewing."),
     ParamSpec("input_qos", "sensor_data", "QoS of the image/camera_info subscriptions: sensor_data (best effort) or reliable. "
               "A reliable subscriber receives NOTHING from a best-effort publisher." + RELOAD_NOTE, choices=QOS_CHOICES, read_only=True),
@@ -123,6 +133,12 @@ def validate_all(values: dict[str, Any]) -> list[str]:
     if bool(values.get("input_height")) != bool(values.get("input_width")):
         problems.append("input_height and input_width must both be 0 (model default) or both be set")
     return problems
+
+
+def runtime_options(values: dict[str, Any]) -> dict[str, Any]:
+    """``load_runtime`` keyword options from the node's parameter values (backends ignore what they do not use)."""
+    return {"precision": values.get("precision", "fp32"), "channels_last": bool(values.get("channels_last", False)),
+            "cuda_graph": bool(values.get("cuda_graph", False))}
 
 
 def parameters_markdown() -> str:

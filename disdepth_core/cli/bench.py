@@ -1,6 +1,6 @@
 """Benchmark a model: latency p50/p95/p99, FPS and peak memory on one or more backends.
 
-``disdepth bench model.onnx --iters 100`` or ``disdepth bench ckpt.pt --compare torch,onnxruntime``
+``disdepth bench model.onnx --iters 100`` or ``disdepth bench ckpt.pt --compare torch,onnxruntime,openvino``
 (a checkpoint is exported to a temporary ONNX / engine on the fly for the other backends).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 from .arg_types import non_negative_int, positive_int
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
+BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="CPU threads for torch and ONNX Runtime (>= 0; 0: library default)")
+    fast = parser.add_argument_group("speed options (torch: the GPU fast path without TensorRT; openvino: --precision)")
+    fast.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                      help="torch: compute precision (fp16: CUDA only); openvino: bf16 = bf16 body with an fp32 bins head")
+    fast.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    fast.add_argument("--cuda-graph", action="store_true", help="capture the forward pass as a CUDA graph and replay it")
+    fast.add_argument("--compile", action="store_true", help="torch.compile the forward pass (falls back when unavailable)")
 
 
 def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, tmp: Path) -> Path:
@@ -48,7 +54,7 @@ def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, t
     if not onnx_path.exists():
         print(f"exporting {model} to a temporary ONNX for {backend}")
         export_onnx(model, onnx_path, input_hw, log=lambda _msg: None)
-    if backend == "onnxruntime":
+    if backend in ("onnxruntime", "openvino"):
         return onnx_path
     from disdepth_core.export.tensorrt_build import build_engine
 
@@ -57,10 +63,17 @@ def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, t
     return engine
 
 
-def _runtime_options(backend: str, threads: int) -> dict[str, Any]:
-    if threads and backend == "onnxruntime":
-        return {"threads": threads}
-    return {}
+def _runtime_options(backend: str, threads: int, args: argparse.Namespace | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if threads and backend in ("onnxruntime", "openvino"):
+        options["threads"] = threads
+    if backend == "openvino" and args is not None:
+        precision = getattr(args, "precision", "fp32")
+        options["precision"] = precision if precision in ("fp32", "bf16") else "fp32"
+    if backend == "torch" and args is not None:
+        options.update(precision=getattr(args, "precision", "fp32"), channels_last=bool(getattr(args, "channels_last", False)),
+                       cuda_graph=bool(getattr(args, "cuda_graph", False)), compile=bool(getattr(args, "compile", False)))
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="disdepth-bench-") as tmp:
         for backend in backends:
             path = _artifact_for(model, backend, override, Path(tmp))
-            with load_runtime(path, backend=backend, device=args.device, **_runtime_options(backend, args.threads)) as runtime:
+            with load_runtime(path, backend=backend, device=args.device, **_runtime_options(backend, args.threads, args)) as runtime:
                 input_hw = choose_input_size(runtime.input_spec, runtime.metadata, override)
                 batch, _ = preprocess_rgb(rgb, input_hw, runtime.metadata)
                 result = benchmark_runtime(runtime, batch, iters=args.iters, warmup=args.warmup)

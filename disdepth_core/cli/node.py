@@ -14,7 +14,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default=None, help="ROS params YAML (default: the package's config/depth.yaml)")
     parser.add_argument("--model", default=None, help="model file (overrides model_path)")
-    parser.add_argument("--backend", default=None, help="auto, tensorrt, onnxruntime or torch (overrides backend)")
+    parser.add_argument("--backend", default=None, help="auto, tensorrt, onnxruntime, openvino or torch (overrides backend)")
     parser.add_argument("--image", default="/camera/image_raw", help="camera image topic")
     parser.add_argument("--camera-info", default="/camera/camera_info", help="camera_info topic")
 

@@ -53,6 +53,23 @@ def metadata_from_props(props: dict[str, str]) -> ModelMetadata | None:
     return ModelMetadata.from_json(text)
 
 
+def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
+    """DisDepth metadata from an ONNX file's props; a clear error for foreign or corrupt files."""
+    import onnx
+
+    onnx_path = Path(onnx_path)
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 - protobuf decode errors have many types
+        raise ValueError(f"cannot read ONNX model {onnx_path}: {type(err).__name__}") from err
+    metadata = metadata_from_props({p.key: p.value for p in model.metadata_props})
+    if metadata is None:
+        raise ValueError(f"{onnx_path} was not exported by disdepth (no 'disdepth' metadata); export it with `disdepth export`")
+    return metadata
+
+
 def sidecar_path(engine_path: str | Path) -> Path:
     """``model.engine`` -> ``model.engine.json`` (the suffix stays visible: ``.plan.json`` too)."""
     engine_path = Path(engine_path)

@@ -82,7 +82,7 @@ def make_uint8_wrapper(model: Any, mean: tuple[float, ...], std: tuple[float, ..
             self.register_buffer("offset", offset)
 
         def forward(self, image: torch.Tensor) -> torch.Tensor:
-            x = image.permute(0, 3, 1, 2).float()
+            x = image.float().permute(0, 3, 1, 2)  # Cast first: TensorRT rejects UINT8 intermediate tensors
             return self.model(x * self.scale + self.offset)
 
     return UInt8Input().eval()

@@ -2,8 +2,10 @@
 
 Engines are specific to the TensorRT version and GPU they were built on, so the documented
 flow is: export ONNX on the workstation, copy it to the Jetson, build there (docs/jetson.md).
-Works with TensorRT 8.6 (JetPack 5) and 10.x (JetPack 6): the differences (EXPLICIT_BATCH
-flag) are decided by :mod:`disdepth_core.runtime.tensorrt_logic`. Every engine gets a JSON
+Works with TensorRT 8.5/8.6 (JetPack 5), 10.x (JetPack 6) and 11.x (``pip install tensorrt``):
+the differences (EXPLICIT_BATCH on 8.x; strongly typed networks on 11.x, which removed the FP16
+and INT8 builder flags, so only ``--precision fp32`` = "the ONNX's own types" builds there)
+are decided by :mod:`disdepth_core.runtime.tensorrt_logic`. Nothing here imports torch. Every engine gets a JSON
 sidecar recording how and where it was built, so a stale one is caught before loading.
 The whole build runs with the target GPU's primary CUDA context pushed (INT8 calibration
 copies batches with pycuda), and every TensorRT object is released before it is popped.
@@ -20,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from disdepth_core.runtime.metadata import LAYOUT_NHWC_UINT8, ModelMetadata
-from disdepth_core.runtime.tensorrt_logic import current_gpu_name, needs_explicit_batch_flag
+from disdepth_core.runtime.tensorrt_logic import (check_supported_version, is_strongly_typed_only, needs_explicit_batch_flag,
+                                                  strongly_typed_refusal)
 
-from .artifact_metadata import metadata_from_props, write_sidecar
+from .artifact_metadata import read_onnx_metadata, write_sidecar  # read_onnx_metadata: re-exported for callers
 
 PRECISIONS = ("fp32", "fp16", "int8")
 HW = tuple[int, int]
@@ -76,27 +79,12 @@ def check_profile_order(sizes: Sequence[tuple[str, Sequence[int]]]) -> None:
                                  "profile needs min <= opt <= max in both height and width")
 
 
-def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
-    """DisDepth metadata from an ONNX file's props; a clear error for foreign or corrupt files."""
-    import onnx
-
-    onnx_path = Path(onnx_path)
-    if not onnx_path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {onnx_path}")
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as err:  # noqa: BLE001 - protobuf decode errors have many types
-        raise ValueError(f"cannot read ONNX model {onnx_path}: {type(err).__name__}") from err
-    metadata = metadata_from_props({p.key: p.value for p in model.metadata_props})
-    if metadata is None:
-        raise ValueError(f"{onnx_path} was not exported by disdepth (no 'disdepth' metadata); export it with `disdepth export`")
-    return metadata
-
-
 def network_flags(trt: Any) -> int:
-    """EXPLICIT_BATCH on 8.x; 0 on 10.x where explicit batch is the only mode."""
+    """EXPLICIT_BATCH on 8.x; 0 on 10.x where explicit batch is the only mode; STRONGLY_TYPED on 11.x."""
     if needs_explicit_batch_flag(trt.__version__):
         return 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    if is_strongly_typed_only(trt.__version__):
+        return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     return 0
 
 
@@ -126,6 +114,7 @@ class BuildConfig:
     timing_cache: Any = None
     profile: tuple[HW, HW, HW] | None = None
     calibrator: Any = None
+    timing_cache_rejected: bool = False
 
 
 def network_is_dynamic(network: Any) -> bool:
@@ -138,7 +127,7 @@ def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions,
     config = builder.create_builder_config()
     built = BuildConfig(config)
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options.workspace_mb) << 20)
-    if options.precision in ("fp16", "int8"):
+    if options.precision in ("fp16", "int8") and not is_strongly_typed_only(trt.__version__):
         if not getattr(builder, "platform_has_fast_fp16", True):
             log("warning: this GPU has no fast FP16; the engine may be slower than FP32")
         config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers TensorRT cannot quantise fall back to FP16
@@ -167,6 +156,10 @@ def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions,
         if profile is not None:
             config.set_calibration_profile(profile)
     if options.dla_core is not None:
+        cores = int(builder.num_DLA_cores)
+        if not 0 <= int(options.dla_core) < cores:
+            available = f"cores 0..{cores - 1}" if cores else "no DLA cores (only Jetson Xavier/Orin boards have them)"
+            raise ValueError(f"--dla-core {options.dla_core}: this device has {available}; pick one of them or drop --dla-core")
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = int(options.dla_core)
         config.set_flag(trt.BuilderFlag.GPU_FALLBACK)
@@ -174,40 +167,46 @@ def configure(trt: Any, builder: Any, network: Any, options: EngineBuildOptions,
     if options.timing_cache:
         cache_path = Path(options.timing_cache)
         blob = cache_path.read_bytes() if cache_path.is_file() else b""
-        built.timing_cache = config.create_timing_cache(blob)
-        config.set_timing_cache(built.timing_cache, False)
-        log(f"timing cache {cache_path} ({'loaded ' + str(len(blob)) + ' bytes' if blob else 'new'})")
+        cache = config.create_timing_cache(blob)
+        if cache is not None and config.set_timing_cache(cache, False) is not False:
+            built.timing_cache = cache
+            log(f"timing cache {cache_path} ({'loaded ' + str(len(blob)) + ' bytes' if blob else 'new'})")
+        else:
+            # TensorRT refuses caches from another TensorRT version or GPU. Overwriting the file
+            # would silently destroy a cache another board still uses, so it is left alone.
+            built.timing_cache_rejected = True
+            log(f"warning: TensorRT {trt.__version__} rejected the timing cache {cache_path} ({len(blob)} bytes; made by "
+                "another TensorRT version or GPU?); building without it and leaving the file unchanged. Delete it or "
+                "pass another --timing-cache path to start a new one.")
     return built
 
 
 @contextmanager
-def cuda_context(device_index: int, required: bool) -> Iterator[None]:
-    """Keep GPU ``device_index``'s primary CUDA context current for the build.
+def cuda_context(device_index: int, required: bool) -> Iterator[str]:
+    """Keep GPU ``device_index``'s primary CUDA context current for the build; yields the GPU name.
 
-    INT8 calibration allocates and copies batches with pycuda, which needs a current context,
-    and nothing on the ``disdepth export`` path creates one (``pycuda.autoinit`` would also
-    pin GPU 0). The primary context is the one TensorRT itself uses, and retaining it nests
-    cleanly inside the runtime's own push when a stale engine is rebuilt at load time.
-    Without pycuda, FP32/FP16 builds still work (TensorRT manages CUDA itself); INT8 cannot.
+    The device is checked *before* TensorRT is touched: without a usable GPU ``trt.Builder``
+    raises a bare ``TypeError`` (and ``trt.Runtime`` can segfault), so the reason is given
+    here instead. The primary context is the one TensorRT itself uses, so pushing it makes
+    the build run on ``device_index`` with or without pycuda, and it nests cleanly inside the
+    runtime's own push when a stale engine is rebuilt at load time. INT8 calibration copies
+    batches with pycuda, so ``required=True`` (INT8) insists on it.
     """
-    try:
-        import pycuda.driver as cuda
-    except ImportError as err:
-        if required:
+    from disdepth_core.runtime.cuda_driver import CudaDeviceError, open_primary_context
+
+    if required:
+        try:
+            import pycuda.driver  # noqa: F401
+        except ImportError as err:
             raise ValueError(f"INT8 calibration needs the pycuda package (pip install pycuda on the target device): {err}") from err
-        cuda = None
-    if cuda is None:
-        yield
-        return
     try:
-        cuda.init()
-        ctx = cuda.Device(int(device_index)).retain_primary_context()
-    except Exception as err:  # noqa: BLE001 - pycuda raises cuda.Error subclasses (no driver, bad ordinal)
+        ctx, gpu_name = open_primary_context(int(device_index))
+    except CudaDeviceError as err:
         raise ValueError(f"cannot use CUDA device {device_index} to build the engine: {err}") from err
     try:
         ctx.push()
         try:
-            yield
+            yield gpu_name
         finally:
             ctx.pop()
     finally:
@@ -224,11 +223,16 @@ def serialize_network(trt: Any, onnx_path: Path, options: EngineBuildOptions, me
     logger = trt.Logger(trt.Logger.WARNING)
     builder = network = parser = serialized = built = None
     try:
-        builder = trt.Builder(logger)
+        try:
+            builder = trt.Builder(logger)
+        except TypeError as err:  # "factory function returned nullptr": CUDA init failed inside TensorRT
+            raise ValueError(f"TensorRT {trt.__version__} could not create a builder on CUDA device {options.device_index} "
+                             f"(no usable GPU, or a CUDA driver too old for this TensorRT; see the TensorRT log above): {err}") from err
         network = builder.create_network(network_flags(trt))
         parser = trt.OnnxParser(network, logger)
         log(f"parsing {onnx_path} with TensorRT {trt.__version__}")
-        if not parser.parse(onnx_path.read_bytes()):
+        # parse_from_file (not parse(bytes)) so weights stored as ONNX external data next to the file resolve.
+        if not parser.parse_from_file(str(onnx_path)):
             errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise ValueError(f"TensorRT could not parse {onnx_path}: {errors or 'unknown error'}")
         built = configure(trt, builder, network, options, metadata, log)
@@ -257,10 +261,13 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, options: Engine
         import tensorrt as trt
     except ImportError as err:
         raise ValueError(f"building a TensorRT engine needs the tensorrt package (build on the target device): {err}") from err
-    from disdepth_core.file_hash import file_sha256
+    check_supported_version(trt.__version__)
+    if is_strongly_typed_only(trt.__version__) and options.precision != "fp32":
+        raise ValueError(strongly_typed_refusal(trt.__version__, options.precision))
+    from disdepth_core.hashing import file_sha256
 
     start = time.perf_counter()
-    with cuda_context(options.device_index, required=options.precision == "int8"):
+    with cuda_context(options.device_index, required=options.precision == "int8") as gpu_name:
         serialized, timing, profile = serialize_network(trt, onnx_path, options, metadata, log)
     engine_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = engine_path.with_name(f".{engine_path.name}.tmp")
@@ -273,7 +280,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, options: Engine
     low, opt, high = (list(hw) for hw in profile) if profile is not None else (None, None, None)
     metadata.extra.update(
         tensorrt_version=str(trt.__version__), precision=options.precision,
-        gpu_name=current_gpu_name(options.device_index), onnx_sha256=file_sha256(onnx_path),
+        gpu_name=gpu_name, strongly_typed=is_strongly_typed_only(trt.__version__), onnx_sha256=file_sha256(onnx_path),
         onnx_path=str(onnx_path.resolve()), engine_sha256=file_sha256(engine_path), engine_size=engine_path.stat().st_size,
         dla_core=options.dla_core, workspace_mb=options.workspace_mb,
         calib_cache=str(Path(options.calib_cache).resolve()) if options.calib_cache else None,

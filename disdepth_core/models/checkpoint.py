@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from disdepth_core.file_hash import file_sha256  # lives in a torch-free module for the TensorRT path
+from disdepth_core.hashing import file_sha256  # re-exported: other code imports it from here
 
 from .config import StudentConfig
 

@@ -45,8 +45,39 @@ def _heads_for(channels: int, wanted: int) -> int:
     return 1
 
 
+class _FoldedWeights:
+    """Eval-mode constants of a :class:`GlobalBranch`, derived from its parameters and BN statistics.
+
+    Recomputed whenever a parameter or buffer is replaced or modified in place (``load_state_dict``,
+    ``.half()``, ``.to()``, an optimiser step), detected from each tensor's storage pointer,
+    version counter, dtype and device.
+    """
+
+    def __init__(self, key: tuple, logits_h: torch.Tensor, logits_m: torch.Tensor, logits_b: torch.Tensor,
+                 project: torch.Tensor, shift: torch.Tensor) -> None:
+        self.key, self.logits_h, self.logits_m, self.logits_b = key, logits_h, logits_m, logits_b
+        self.project, self.shift = project, shift
+
+
 class GlobalBranch(nn.Module):
-    """The attention-pool-and-broadcast branch, usable on its own (tests, other blocks)."""
+    """The attention-pool-and-broadcast branch, usable on its own (tests, other blocks).
+
+    Two forward paths with the same maths. Training runs :meth:`forward_reference`, the
+    textbook form above (BatchNorm needs batch statistics). Inference runs
+    :meth:`forward_fused`, which regroups the same sums to launch far fewer kernels (the branch
+    is launch-bound on GPUs) and to never materialise the two ``C x H x W`` temporaries:
+
+    * ``conv1x1([h, mean(h)])`` = ``W_h h + (W_m mean(h) + b)``: the broadcast mean and the
+      concat disappear, and the attention and gate convs become one matmul whose per-image
+      bias is a tiny ``addmm``;
+    * ``BN(project(pooled * gates))`` = ``(s * W_p pooled) @ gates + t``: the projection is
+      applied to the pooled vectors (``heads x C/heads`` numbers) instead of to every pixel, and
+      eval BatchNorm (scale ``s``, shift ``t``) folds into it; LG-Conv folds ``t`` into the local
+      conv's bias and adds the branch with one ``baddbmm``.
+
+    ``benchmarks/bench_lgconv.py`` prints the op counts and timings of both paths; the tests
+    check they agree within float tolerance.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, cfg: LGConvConfig | None = None) -> None:
         super().__init__()
@@ -61,8 +92,21 @@ class GlobalBranch(nn.Module):
         self.norm = nn.BatchNorm2d(out_channels)
         nn.init.constant_(self.norm.weight, cfg.bn_init_scale)
         nn.init.zeros_(self.norm.bias)
+        self._folded: _FoldedWeights | None = None
+        self.fused = True  # eval path; False runs forward_reference (benchmarks, tests)
+
+    def use_fused(self) -> bool:
+        """Fused only for inference: training needs batch statistics, and gradients to the weights
+        cannot flow through the cached folded constants."""
+        return self.fused and not self.training and not (torch.is_grad_enabled() and self.project.weight.requires_grad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.use_fused():
+            return self.forward_reference(x)
+        return self.forward_fused(x)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The branch exactly as described in the module docstring (used for training)."""
         hidden = self.reduce(x)
         batch, channels, height, width = hidden.shape
         context = torch.cat([hidden, hidden.mean(dim=(2, 3), keepdim=True).expand_as(hidden)], dim=1)
@@ -75,9 +119,70 @@ class GlobalBranch(nn.Module):
         spread = pooled.transpose(2, 3) * gates  # [B, heads, C/heads, HW]
         return self.norm(self.project(spread.reshape(batch, channels, height, width)))
 
+    # -- inference path ---------------------------------------------------------------------
+    def _state_key(self) -> tuple:
+        tensors = [self.attention.weight, self.attention.bias, self.broadcast.weight, self.broadcast.bias, self.project.weight,
+                   self.norm.weight, self.norm.bias, self.norm.running_mean, self.norm.running_var]
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors) + (self.norm.eps,)
+
+    def folded(self) -> _FoldedWeights:
+        """The eval constants (cached): logit weights on ``h`` and on ``mean(h)``, projection with the BN scale, BN shift."""
+        key = self._state_key()
+        if self._folded is not None and self._folded.key == key:
+            return self._folded
+        # Normal (not inference-mode) tensors, so later calls outside inference_mode can use them too.
+        with torch.inference_mode(False), torch.no_grad():
+            hidden, heads = self.hidden, self.num_heads
+            logits = torch.cat([self.attention.weight, self.broadcast.weight]).flatten(1)  # [2*heads, 2*hidden]
+            bias = torch.cat([self.attention.bias, self.broadcast.bias])
+            scale = self.norm.weight / torch.sqrt(self.norm.running_var + self.norm.eps)
+            shift = self.norm.bias - self.norm.running_mean * scale
+            # project[o, c] * scale[o], regrouped per head: [heads, C/heads, out]
+            project = (self.project.weight.flatten(1) * scale[:, None]).reshape(-1, heads, hidden // heads).permute(1, 2, 0)
+            self._folded = _FoldedWeights(key, logits[:, :hidden].contiguous(), logits[:, hidden:].t().contiguous(), bias,
+                                          project.contiguous(), shift)
+        return self._folded
+
+    def _gated_projection(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+        """``(M, gates, (H, W))`` with ``M @ gates`` = the branch output before the BN shift."""
+        folded = self.folded()
+        hidden = self.reduce(x)
+        batch, channels, height, width = hidden.shape
+        heads = self.num_heads
+        flat = hidden.reshape(batch, channels, height * width)
+        image_bias = torch.addmm(folded.logits_b, hidden.mean(dim=(2, 3)), folded.logits_m)  # [B, 2*heads]
+        logits = torch.baddbmm(image_bias.unsqueeze(-1), folded.logits_h.expand(batch, -1, -1), flat)  # [B, 2*heads, HW]
+        weights = torch.softmax(logits[:, :heads], dim=-1)  # [B, heads, HW]
+        gates = torch.sigmoid(logits[:, heads:])  # [B, heads, HW]
+        values = flat.reshape(batch, heads, channels // heads, height * width)
+        # Attention pooling, one vector per head: [B, heads, 1, HW] @ [B, heads, HW, C/heads] -> [heads, B, C/heads]
+        pooled = torch.matmul(weights.unsqueeze(2), values.transpose(2, 3)).squeeze(2).transpose(0, 1)
+        # Projection (with the BN scale) of the pooled vectors: [heads, B, C/heads] @ [heads, C/heads, out] -> [B, out, heads].
+        # The permuted result is a transposed matrix, which BLAS reads without a copy.
+        mixed = torch.bmm(pooled, folded.project).permute(1, 2, 0)
+        return mixed, gates, (height, width)
+
+    def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """Same output as :meth:`forward_reference` with eval BatchNorm, in fewer kernels."""
+        mixed, gates, (height, width) = self._gated_projection(x)
+        shift = self.folded().shift
+        out = torch.baddbmm(shift[None, :, None].expand(mixed.shape[0], -1, 1), mixed, gates)
+        return out.reshape(mixed.shape[0], -1, height, width)
+
+    def add_to(self, base: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``base + self(x)`` in eval mode, where ``base`` already contains the BN shift (see :class:`LGConv`)."""
+        mixed, gates, _ = self._gated_projection(x)
+        if torch.is_inference_mode_enabled() or not torch.is_grad_enabled():
+            return base.flatten(2).baddbmm_(mixed, gates).reshape(base.shape)  # base is our own fresh conv output
+        return torch.baddbmm(base.flatten(2), mixed, gates).reshape(base.shape)
+
 
 class LGConv(nn.Module):
-    """A pretrained convolution plus a :class:`GlobalBranch` whose output is added to it."""
+    """A pretrained convolution plus a :class:`GlobalBranch` whose output is added to it.
+
+    In eval mode the branch's BatchNorm shift rides on the local conv's bias and the branch
+    is added with one ``baddbmm`` (same sum, fewer kernels; see :class:`GlobalBranch`).
+    """
 
     def __init__(self, local: nn.Conv2d, cfg: LGConvConfig | None = None) -> None:
         super().__init__()
@@ -86,7 +191,16 @@ class LGConv(nn.Module):
         self.global_branch = GlobalBranch(local.in_channels, local.out_channels, stride, cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.local(x) + self.global_branch(x)
+        if not self.global_branch.use_fused() or type(self.local) is not nn.Conv2d:
+            return self.local(x) + self.global_branch(x)
+        shift = self.global_branch.folded().shift
+        bias = shift if self.local.bias is None else self.local.bias + shift
+        base = self.local._conv_forward(x, self.local.weight, bias)
+        return self.global_branch.add_to(base, x)
+
+    def forward_reference(self, x: torch.Tensor) -> torch.Tensor:
+        """The unfused form (for tests and benchmarks)."""
+        return self.local(x) + self.global_branch.forward_reference(x)
 
 
 # timm block class name -> dotted path of the block's output convolution.
@@ -157,9 +271,17 @@ def insert_lgconv(backbone: nn.Module, feature_modules: list[str], cfg: LGConvCo
     return len(targets)
 
 
+def set_lgconv_fused(model: nn.Module, fused: bool) -> int:
+    """Switch every LG-Conv branch of ``model`` between the fused eval path and the reference one; returns the count."""
+    branches = [m for m in model.modules() if isinstance(m, GlobalBranch)]
+    for branch in branches:
+        branch.fused = bool(fused)
+    return len(branches)
+
+
 def count_global_branch_parameters(model: nn.Module) -> int:
     """Parameters added by LG-Conv (used by the parameter table and tests)."""
     return sum(p.numel() for m in model.modules() if isinstance(m, GlobalBranch) for p in m.parameters())
 
 
-__all__ = ["GlobalBranch", "LGConv", "block_stages", "insert_lgconv", "count_global_branch_parameters"]
+__all__ = ["GlobalBranch", "LGConv", "block_stages", "insert_lgconv", "count_global_branch_parameters", "set_lgconv_fused"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
     "onnxruntime": ("disdepth_core.runtime.onnxruntime_backend", "OnnxRuntime", (".onnx",)),
     "tensorrt": ("disdepth_core.runtime.tensorrt_backend", "TensorRTRuntime", (".engine", ".plan")),
+    # .onnx defaults to ONNX Runtime (backend="auto"); OpenVINO is chosen by name.
+    "openvino": ("disdepth_core.runtime.openvino_backend", "OpenVinoRuntime", ()),
 }
 
 
@@ -47,14 +50,21 @@ def missing_model_error(path: str | Path, backend: str, options: dict[str, Any])
     return f"model file not found: {path}"
 
 
+# What every backend accepts as a device name (availability is the backend's check).
+DEVICE_NAME = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
 def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", **options: Any) -> DepthRuntime:
     """Load ``path`` with the named backend (or the one matching its extension).
 
-    ``options`` go to the backend (e.g. ``half=True`` for torch, ``providers=[...]`` for ONNX
+    ``options`` go to the backend (e.g. ``precision="fp16", cuda_graph=True`` for torch, ``precision="bf16"``
+    for openvino, ``providers=[...]`` for ONNX
     Runtime, ``onnx_path=...`` for TensorRT rebuilds, which also builds a missing engine).
     Errors are :class:`ModelLoadError` naming the file and the reason.
     """
     path = Path(path)
+    if not DEVICE_NAME.match(str(device).strip().lower()):
+        raise ModelLoadError(f"--device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
     problem = missing_model_error(path, backend, options)
     if problem:
         raise ModelLoadError(problem)

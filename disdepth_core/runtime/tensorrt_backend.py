@@ -1,7 +1,7 @@
 """TensorRT backend: runs a serialized engine with pycuda buffers on one CUDA stream.
 
-Supports TensorRT 8.6 (JetPack 5, binding API + ``execute_async_v2``) and 10.x (JetPack 6,
-named tensors + ``execute_async_v3``). Host buffers are pinned so the copies are truly async;
+Supports TensorRT 8.5/8.6 (JetPack 5, binding API + ``execute_async_v2``), 10.x (JetPack 6) and
+11.x (named tensors + ``execute_async_v3``). Host buffers are pinned so the copies are truly async;
 buffers are reallocated only when a dynamic input shape changes. Before deserialising, the
 JSON sidecar is checked (TensorRT version, GPU, file hash): a stale or foreign engine is
 rebuilt from its ONNX when one is known, otherwise refused with the exact reason.
@@ -20,8 +20,8 @@ import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError, RuntimeInputError
 from .metadata import LAYOUT_NHWC_UINT8
-from .tensorrt_logic import (buffer_nbytes, cuda_device_index, current_gpu_name, engine_rebuild_reason, profile_violation,
-                             spec_dims, uses_named_tensor_api)
+from .tensorrt_logic import (buffer_nbytes, check_supported_version, cuda_device_index, current_gpu_name, engine_rebuild_reason,
+                             profile_violation, spec_dims, uses_named_tensor_api)
 
 
 class _Binding:
@@ -50,6 +50,10 @@ class TensorRTRuntime(DepthRuntime):
             import tensorrt as trt
         except ImportError as err:
             raise ModelLoadError(f"TensorRT backend needs the tensorrt and pycuda packages to load {path}: {err}") from err
+        try:
+            check_supported_version(trt.__version__)
+        except ValueError as err:
+            raise ModelLoadError(f"cannot load {path}: {err}") from err
 
         self._trt, self._cuda, self._log = trt, cuda, log
         self._bindings: list[_Binding] = []
@@ -57,8 +61,11 @@ class TensorRTRuntime(DepthRuntime):
         self.engine: Any = None
         self.stream: Any = None
         self._runtime: Any = None
-        try:
+        try:  # the device is checked before any TensorRT object exists (trt.Runtime can segfault without a GPU)
             cuda.init()
+            count = cuda.Device.count()
+            if self.device_index >= count:
+                raise ValueError(f"CUDA device {self.device_index} does not exist (this machine has {count} usable GPU(s))")
             ctx = cuda.Device(self.device_index).retain_primary_context()
         except Exception as err:  # noqa: BLE001 - pycuda raises cuda.Error subclasses (no driver, bad ordinal)
             raise ModelLoadError(f"cannot open CUDA device {self.device_index} for {path}: {err}") from err
@@ -93,8 +100,18 @@ class TensorRTRuntime(DepthRuntime):
             metadata = self._rebuild(path, reason, metadata, onnx_path, rebuild)
         self._named = uses_named_tensor_api(trt.__version__)
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self._runtime = trt.Runtime(self._logger)
+        try:
+            self._runtime = trt.Runtime(self._logger)
+        except TypeError as err:  # "factory function returned nullptr": CUDA init failed inside TensorRT
+            raise ModelLoadError(f"TensorRT {trt.__version__} could not start on CUDA device {self.device_index} to load {path} "
+                                 f"(see the TensorRT log above): {err}") from err
         self.engine = self._runtime.deserialize_cuda_engine(Path(path).read_bytes())
+        if self.engine is None and not reason:
+            # The sidecar looked right but TensorRT refused the bytes (another build number of the
+            # same version, a plugin mismatch, a truncated copy): rebuild when the ONNX is known.
+            reason = f"TensorRT {trt.__version__} could not deserialize it (built by another TensorRT build, or corrupt)"
+            metadata = self._rebuild(path, reason, metadata, onnx_path, rebuild)
+            self.engine = self._runtime.deserialize_cuda_engine(Path(path).read_bytes())
         if self.engine is None:
             raise ModelLoadError(f"TensorRT could not deserialize {path} (see the TensorRT log above)")
         self.context = self.engine.create_execution_context()

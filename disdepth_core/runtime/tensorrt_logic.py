@@ -26,6 +26,28 @@ def parse_trt_version(text: str) -> tuple[int, int, int]:
     return tuple((numbers + [0, 0])[:3])  # type: ignore[return-value]
 
 
+MIN_SUPPORTED_VERSION = (8, 5)
+
+
+def check_supported_version(version: str) -> None:
+    """Refuse TensorRT older than 8.5 (JetPack 5.1's): the memory-pool and named-tensor queries used here are missing."""
+    if parse_trt_version(version)[:2] < MIN_SUPPORTED_VERSION:
+        raise ValueError(f"TensorRT {version} is too old: DisDepth needs TensorRT >= 8.5 (JetPack 5.1 or newer)")
+
+
+def is_strongly_typed_only(version: str) -> bool:
+    """TensorRT 11 removed BuilderFlag.FP16/INT8 and the INT8 calibrator: networks are strongly typed,
+    so every tensor keeps the type the ONNX gives it."""
+    return parse_trt_version(version)[0] >= 11
+
+
+def strongly_typed_refusal(version: str, precision: str) -> str:
+    """The one-line reason a ``precision`` build cannot run on a strongly-typed-only TensorRT."""
+    return (f"--precision {precision} needs TensorRT's FP16/INT8 builder flags, which TensorRT {version} removed (networks "
+            "are strongly typed: precision comes from the ONNX's own types). Build with --precision fp32 (the engine then "
+            "runs the ONNX as exported, fp32 for a DisDepth export), or use TensorRT 10.x (JetPack 6) for fp16/int8")
+
+
 def uses_named_tensor_api(version: str) -> bool:
     """TensorRT 10 removed the binding API; 8.6 gets the bindings path it was validated with."""
     return parse_trt_version(version)[0] >= 10
@@ -112,7 +134,7 @@ def engine_rebuild_reason(sidecar_meta: ModelMetadata | dict[str, Any] | None, t
     if extra.get("engine_size") is not None and int(extra["engine_size"]) != size:
         return f"{engine_path} is {size} bytes but its sidecar records {extra['engine_size']} (corrupt or replaced)"
     if extra.get("engine_sha256"):
-        from disdepth_core.file_hash import file_sha256
+        from disdepth_core.hashing import file_sha256
 
         if file_sha256(engine_path) != extra["engine_sha256"]:
             return f"{engine_path} does not match the sha256 recorded in its sidecar (corrupt or replaced)"
@@ -120,7 +142,10 @@ def engine_rebuild_reason(sidecar_meta: ModelMetadata | dict[str, Any] | None, t
 
 
 def current_gpu_name(device_index: int = 0) -> str:
-    """Name of the CUDA device (pycuda, else torch), or ``""`` when neither can tell."""
+    """Name of the CUDA device (pycuda, else the driver through ctypes), or ``""`` when neither can tell.
+
+    Never imports torch: robots running engines often do not have it.
+    """
     try:
         import pycuda.driver as cuda
 
@@ -129,10 +154,8 @@ def current_gpu_name(device_index: int = 0) -> str:
     except Exception:  # noqa: BLE001 - no pycuda / no driver: fall through
         pass
     try:
-        import torch
+        from .cuda_driver import CtypesDriver
 
-        if torch.cuda.is_available():
-            return str(torch.cuda.get_device_name(device_index))
-    except Exception:  # noqa: BLE001
-        pass
-    return ""
+        return CtypesDriver().device_name(int(device_index))
+    except Exception:  # noqa: BLE001 - no libcuda / no device
+        return ""

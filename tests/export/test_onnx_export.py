@@ -160,3 +160,15 @@ def test_checkpoint_without_metadata_needs_input_size(tmp_path, capsys):
     assert main(["export", "--checkpoint", str(bare), "--output", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
     assert "bare.pt records no train_input_size" in err and "--input-size" in err
+
+
+def test_uint8_input_is_cast_before_anything_else(dynamic_uint8_export):
+    """TensorRT's ONNX parser rejects UINT8 intermediate tensors, so the uint8 input's only consumer must be a Cast
+    (a Transpose first made every --uint8-input file unparseable by TensorRT)."""
+    import onnx
+
+    model = onnx.load(str(dynamic_uint8_export.path))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    consumers = [node for node in model.graph.node if model.graph.input[0].name in node.input]
+    assert [node.op_type for node in consumers] == ["Cast"]
+    assert [a.i for a in consumers[0].attribute if a.name == "to"] == [onnx.TensorProto.FLOAT]

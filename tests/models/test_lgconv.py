@@ -68,3 +68,33 @@ def test_lg_branches_receive_gradients():
     model(torch.randn(2, 3, 64, 64))["depth"].mean().backward()
     grads = [m.project.weight.grad for m in model.modules() if isinstance(m, GlobalBranch)]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_fused_eval_path_matches_the_reference_maths():
+    """The regrouped inference path (fewer kernels) equals the reference branch within float tolerance,
+    for strided convs, batch > 1, trained BN statistics, and after the weights change (cache invalidation)."""
+    from disdepth_core.models.lgconv import set_lgconv_fused
+
+    torch.manual_seed(0)
+    for stride, batch, bias in ((1, 1, False), (2, 3, True)):
+        layer = LGConv(nn.Conv2d(16, 24, 3, stride=stride, padding=1, bias=bias), LGConvConfig(num_heads=4, bn_init_scale=1.0))
+        for _ in range(3):  # non-trivial running statistics
+            layer(torch.randn(4, 16, 9, 11))
+        layer.eval()
+        x = torch.randn(batch, 16, 9, 11)
+        with torch.no_grad():
+            reference = layer.forward_reference(x)
+            assert torch.allclose(layer(x), reference, atol=1e-5, rtol=1e-5)
+            branch = layer.global_branch
+            assert torch.allclose(branch(x), branch.forward_reference(x), atol=1e-5)
+            branch.project.weight.mul_(2.0)  # in-place change: the folded constants must follow
+            assert torch.allclose(layer(x), layer.forward_reference(x), atol=1e-5, rtol=1e-5)
+            assert not torch.allclose(layer(x), reference, atol=1e-3)
+    torch.manual_seed(0)
+    model = build_student("efficientnet_b0", lg_conv=True).eval()
+    image = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        fused = model(image)
+        assert set_lgconv_fused(model, False) > 0
+        reference = model(image)
+    assert torch.allclose(fused, reference, atol=1e-4 * float(reference.abs().max()))

@@ -174,21 +174,24 @@ def test_cloud_layout_and_round_trip(rgb):
     depth = np.full((4, 6), 2.0, dtype=np.float32)
     depth[1, 2] = np.nan
     K = np.array([[50.0, 0, 3.0], [0, 50.0, 2.0], [0, 0, 1]])
-    packed = np.zeros((4, 6, 8 if rgb else 4), dtype=np.float32)
+    from disdepth_core.pipeline import byte_backed_float32
+
+    packed = byte_backed_float32((4, 6, 4 if rgb else 3))
     depth_to_points(depth, K, out=packed[..., :3])
     colors = RNG.integers(0, 256, (4, 6, 3), dtype=np.uint8)
     if rgb:
-        messages.pack_rgb(colors, packed[..., 4].view(np.uint32))
+        messages.pack_rgb(colors, packed[..., 3].view(np.uint32))
     msg = messages.points_to_cloud(packed, Image().header, rgb)
     assert (msg.height, msg.width, msg.is_dense) == (4, 6, False)
-    assert msg.point_step == (32 if rgb else 16) and msg.row_step == msg.point_step * 6
+    assert msg.point_step == (16 if rgb else 12) and msg.row_step == msg.point_step * 6  # unpadded points
+    assert msg.data is messages.byte_storage(packed)  # the byte-backed buffer is taken as is: no copy
     assert [(f.name, f.offset, f.datatype) for f in msg.fields][:3] == [("x", 0, 7), ("y", 4, 7), ("z", 8, 7)]
     xyz, got_colors = messages.cloud_to_arrays(msg)
     np.testing.assert_array_equal(xyz, depth_to_points(depth, K))
     if rgb:
-        assert [(f.name, f.offset) for f in msg.fields][3] == ("rgb", 16)
+        assert [(f.name, f.offset) for f in msg.fields][3] == ("rgb", 12)
         np.testing.assert_array_equal(got_colors, colors)
-        word = int(packed[0, 0, 4:5].view(np.uint32)[0])
+        word = int(packed[0, 0, 3:4].view(np.uint32)[0])
         assert word == (int(colors[0, 0, 0]) << 16) | (int(colors[0, 0, 1]) << 8) | int(colors[0, 0, 2])
     else:
         assert got_colors is None
@@ -206,3 +209,18 @@ def test_camera_info_for_scales_k_and_p():
     P = np.reshape(out.p, (3, 4))
     np.testing.assert_allclose(P[:, :3], K_out)
     assert P[0, 3] == pytest.approx(-12.5)
+
+
+@pytest.mark.parametrize("rgb", [False, True])
+def test_padded_and_plain_arrays_still_publish(rgb):
+    """depth_image_proc-style padded arrays (and any plain numpy array) are copied into the message, fields placed right."""
+    depth = np.full((3, 5), 1.5, dtype=np.float32)
+    K = np.array([[40.0, 0, 2.0], [0, 40.0, 1.0], [0, 0, 1]])
+    padded = np.zeros((3, 5, 8 if rgb else 4), dtype=np.float32)
+    depth_to_points(depth, K, out=padded[..., :3])
+    msg = messages.points_to_cloud(padded, Image().header, rgb)
+    assert msg.point_step == (32 if rgb else 16) and messages.byte_storage(padded) is None
+    assert [(f.name, f.offset) for f in msg.fields][3:] == ([("rgb", 16)] if rgb else [])
+    np.testing.assert_array_equal(messages.cloud_to_arrays(msg)[0], depth_to_points(depth, K))
+    view = messages.byte_storage(np.zeros(3, np.float32)[1:])
+    assert view is None

@@ -31,7 +31,7 @@ def test_16uc1_reliable_model_resolution_letterbox_stride(tiny_checkpoint):
         K_net = make_transform((120, 160), (64, 64), "letterbox").intrinsics_to_network(FRAME.K)
         np.testing.assert_allclose(np.reshape(info.k, (3, 3)), K_net)
         assert (info.height, info.width) == (64, 64)
-        assert (cloud.height, cloud.width, cloud.point_step) == (32, 32, 16)
+        assert (cloud.height, cloud.width, cloud.point_step) == (32, 32, 12)
         xyz, colors = messages.cloud_to_arrays(cloud)
         assert colors is None
         expected = depth_to_points(messages.image_to_depth(depth_msg), K_net, stride=2)

@@ -69,8 +69,8 @@ def test_outputs_header_encoding_and_cloud_geometry(node):
     depth = messages.image_to_depth(depth_msg)
     assert np.isfinite(depth).any()
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), FRAME.K)
-    assert (cloud.height, cloud.width, cloud.point_step, cloud.is_dense) == (120, 160, 32, False)
-    assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("rgb", 16)]
+    assert (cloud.height, cloud.width, cloud.point_step, cloud.is_dense) == (120, 160, 16, False)
+    assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("rgb", 12)]
     xyz, colors = messages.cloud_to_arrays(cloud)
     np.testing.assert_array_equal(xyz, depth_to_points(depth, np.reshape(info.k, (3, 3))))
     np.testing.assert_array_equal(colors, FRAME.rgb)
