@@ -20,7 +20,7 @@ from disdepth_core.data.synthetic import render_frame  # noqa: E402
 from disdepth_core.geometry import depth_to_points  # noqa: E402
 from disdepth_core.runtime import load_runtime  # noqa: E402
 from disdepth_ros import messages  # noqa: E402
-from disdepth_ros.frame_pipeline import FramePipeline, PipelineConfig  # noqa: E402
+from disdepth_core.pipeline import FramePipeline, PipelineConfig  # noqa: E402
 from disdepth_ros.stream_client import CameraClient, NodeProcess, unique_domain_id  # noqa: E402
 from tests.export.trt_fakes import tiny_disdepth_onnx  # noqa: E402
 
