@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import re
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +49,6 @@ def missing_model_error(path: str | Path, backend: str, options: dict[str, Any])
     return f"model file not found: {path}"
 
 
-# What every backend accepts as a device name (availability is the backend's check).
-DEVICE_NAME = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
 def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", **options: Any) -> DepthRuntime:
     """Load ``path`` with the named backend (or the one matching its extension).
 
@@ -63,8 +58,6 @@ def load_runtime(path: str | Path, backend: str = "auto", device: str = "auto", 
     Errors are :class:`ModelLoadError` naming the file and the reason.
     """
     path = Path(path)
-    if not DEVICE_NAME.match(str(device).strip().lower()):
-        raise ModelLoadError(f"--device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
     problem = missing_model_error(path, backend, options)
     if problem:
         raise ModelLoadError(problem)

@@ -17,6 +17,8 @@ node's parameters of the same names, ``disdepth bench --precision/--channels-las
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,8 @@ class TorchRuntime(DepthRuntime):
             raise ModelLoadError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if half and precision != "fp16":
             raise ModelLoadError(f"half=True contradicts precision={precision!r}; pass only precision")
+        if not re.match(r"^(auto|cpu|cuda(:\d+)?)$", str(device)):
+            raise ModelLoadError(f"--device {device!r} is not supported by the torch backend; use auto, cpu, cuda or cuda:N")
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device.startswith("cuda") and not torch.cuda.is_available():

@@ -51,7 +51,7 @@ def test_onnx_node_round_trip_without_torch(tmp_path):
         client.close()
         rc, _, err = proc.stop()
     assert rc == 0 and "Traceback" not in err, err[-3000:]
-    assert "torch" not in sys.modules, "the ONNX path must not import torch"
+    _assert_onnx_path_imports_no_torch(model)
 
     assert depth_msg.encoding == "32FC1" and (depth_msg.height, depth_msg.width) == FRAME.rgb.shape[:2]
     depth = messages.image_to_depth(depth_msg)
@@ -59,3 +59,19 @@ def test_onnx_node_round_trip_without_torch(tmp_path):
     xyz, _ = messages.cloud_to_arrays(cloud)
     np.testing.assert_array_equal(xyz, depth_to_points(depth, FRAME.K))
     assert diag.get("backend") == "onnxruntime", diag
+
+
+def _assert_onnx_path_imports_no_torch(model) -> None:
+    """The node's ONNX path, in a fresh interpreter: other tests in this process may import torch."""
+    import subprocess
+
+    code = ("import sys, numpy as np\n"
+            "from disdepth_core.runtime import load_runtime\n"
+            "from disdepth_core.pipeline import FramePipeline, PipelineConfig\n"
+            "import disdepth_ros.depth_node, disdepth_ros.messages\n"
+            f"rt = load_runtime({str(model)!r}, backend='onnxruntime', device='cpu')\n"
+            "rgb = np.zeros((48, 64, 3), np.uint8); K = np.array([[60., 0, 32], [0, 60., 24], [0, 0, 1]])\n"
+            "FramePipeline(rt).process_rgb(rgb, (K, rgb.shape[:2]), PipelineConfig())\n"
+            "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, "the ONNX path must not import torch: " + result.stderr[-2000:]
