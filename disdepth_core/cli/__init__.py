@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "node": ("node", "run the ROS 2 depth node (same parameters YAML as ros2 launch)"),
     "export": ("export", "export a checkpoint to verified ONNX, or build a TensorRT engine"),
     "bench": ("bench", "latency percentiles, FPS and memory of a model on one or more backends"),
+    "predict": ("predict", "depth PNGs, previews and point clouds for an image, a folder or a video"),
 }
 
 
