@@ -68,7 +68,11 @@ def run_offline(args: argparse.Namespace) -> int:
 
     cfg = train_config_from_dict(yaml.safe_load((demo_dir / "config.yaml").read_text()))
     data = cfg.data
-    data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
+    if recipe["kind"] == "kitti":  # KITTI layout: images under raw/, depth under gt/, one tree for both splits
+        data.data_root = data.test_data_root = str(data_root / "raw")
+        data.gt_root = data.test_gt_root = str(data_root / "gt")
+    else:
+        data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
     data.train_split, data.test_split = str(data_root / "splits" / "train.txt"), str(data_root / "splits" / "test.txt")
     print(f"demo model {model_path} ({meta['model_config']['backbone']}, LG-Conv {meta['model_config']['lg_conv']}) "
           f"on {data_root} test split")

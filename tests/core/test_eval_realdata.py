@@ -62,3 +62,16 @@ def test_table_of_the_indoor_demo_model_against_the_median_constant(tmp_path, ca
     summary = report["summary"][str(ROOT / "models" / "demo" / "model.pt")]
     assert summary["frames"] == 3
     assert summary["model"]["abs_rel"] == pytest.approx(np.mean([rows[k]["metrics"]["abs_rel"] for k in ("tum", "sun3d", "kinect_v2")]))
+
+
+def test_outdoor_model_runs_on_the_kitti_frame_with_the_garg_crop(tmp_path):
+    from disdepth_core.data.realdata import load_real_frames
+    from disdepth_core.metrics import garg_crop_mask
+
+    module = _script()
+    rows = module.evaluate_model(ROOT / "models" / "demo_outdoor" / "model.pt", REALDATA)
+    assert [r["frame"] for r in rows] == ["kitti_000008"]
+    kitti = next(f for f in load_real_frames(REALDATA) if f.name == "kitti_000008")
+    valid = (kitti.depth > 1e-3) & (kitti.depth < 80.0) & garg_crop_mask(*kitti.depth.shape)
+    assert rows[0]["valid_pixels"] == int(valid.sum()) > 1000  # sparse LiDAR: only the projected points count
+    assert rows[0]["gt_median"] == pytest.approx(float(np.median(kitti.depth[valid])))
