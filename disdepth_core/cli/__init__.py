@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "latency percentiles, FPS and memory of a model on one or more backends"),
     "bag-eval": ("bag_eval", "evaluate a model on a rosbag2 (sqlite3/MCAP): metrics, per-frame CSV, HTML report"),
     "bag-play": ("bag_play", "publish a rosbag2's messages on live ROS 2 topics with their recorded timing"),
+    "predict": ("predict", "depth PNGs, previews and point clouds for an image, a folder or a video"),
 }
 
 

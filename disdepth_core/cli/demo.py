@@ -77,7 +77,11 @@ def run_offline(args: argparse.Namespace) -> int:
     data_root = _ensure_scenes(Path(args.data), recipe, progress=not args.no_progress)
 
     data = cfg.data
-    data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
+    if recipe["kind"] == "kitti":  # KITTI layout: images under raw/, depth under gt/, one tree for both splits
+        data.data_root = data.test_data_root = str(data_root / "raw")
+        data.gt_root = data.test_gt_root = str(data_root / "gt")
+    else:
+        data.data_root, data.test_data_root = str(data_root / "train"), str(data_root / "test")
     data.train_split, data.test_split = str(data_root / "splits" / "train.txt"), str(data_root / "splits" / "test.txt")
     metadata = predictor.runtime.metadata
     print(f"demo model {model_path} ({metadata.architecture}, LG-Conv {metadata.lg_conv}) on {data_root} test split, "
@@ -144,11 +148,15 @@ def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:
     from disdepth_core.data.synthetic import generate_dataset
 
     kind = recipe["kind"]
+    size = (recipe.get("height"), recipe.get("width"))
+    effects = bool(recipe.get("camera_effects", False))
+    if size != (None, None) or effects:  # one folder per recipe, so an older split is never reused
+        root = root / f"{size[0]}x{size[1]}{'_camera_effects' if effects else ''}"
     marker = root / kind / "splits" / "test.txt"
     if not marker.is_file():
         print(f"generating {recipe['n_test']} synthetic {kind} test frames (seed {recipe['seed']}) in {root} ...")
-        generate_dataset(root, kind, n_train=0, n_test=recipe["n_test"], seed=recipe["seed"],
-                         frames_per_scene=recipe.get("frames_per_scene", 10), progress=progress)
+        generate_dataset(root, kind, n_train=0, n_test=recipe["n_test"], seed=recipe["seed"], height=size[0], width=size[1],
+                         frames_per_scene=recipe.get("frames_per_scene", 10), progress=progress, camera_effects=effects)
     return root / kind
 
 

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="same seed -> byte-identical output")
     parser.add_argument("--size", default=None, help="HxW override (default: 480x640 NYU, 375x1242 KITTI); focal scales with width")
     parser.add_argument("--frames-per-scene", type=positive_int, default=10, help="frames rendered per room/drive")
+    parser.add_argument("--camera-effects", action="store_true",
+                        help="randomise exposure, white balance, blur and sensor noise per frame (better transfer to real cameras)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     kinds = ["nyu", "kitti"] if args.dataset == "both" else [args.dataset]
     for kind in kinds:
         root = generate_dataset(args.out, kind, n_train=args.train, n_test=args.test, seed=args.seed, height=height,
-                                width=width, frames_per_scene=args.frames_per_scene, progress=not args.no_progress)
+                                width=width, frames_per_scene=args.frames_per_scene, progress=not args.no_progress,
+                                camera_effects=args.camera_effects)
         print(f"{kind}: wrote {args.train} train + {args.test} test frames to {root}")
     return 0
 

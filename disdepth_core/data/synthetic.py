@@ -335,13 +335,15 @@ def render_frame(kind: str, seed: int, frame_index: int = 0, height: int = 480, 
 
 def generate_dataset(out_dir: str | Path, kind: str, n_train: int, n_test: int, seed: int = 0,
                      height: int | None = None, width: int | None = None, frames_per_scene: int = 10,
-                     progress: bool = True, sparse: bool = False) -> Path:
+                     progress: bool = True, sparse: bool = False, camera_effects: bool = False) -> Path:
     """Write a NYU (BTS sync) or KITTI (Eigen) style dataset under ``out_dir/<kind>/``.
 
     ``n_train``/``n_test`` count frames (split lines); scenes hold ``frames_per_scene``
     consecutive frames of a moving camera.  Train and test scene seeds come from separate
     SeedSequence spawns (and are checked disjoint), so no test view is ever trained on.
     ``sparse`` (kitti only) keeps LiDAR-like scan rows of the ground truth.
+    ``camera_effects`` randomises exposure, white balance, gamma, blur, vignetting and noise
+    per frame (domain randomisation for synthetic-to-real transfer; still deterministic).
     """
     from disdepth_core.data.synthetic_writer import write_dataset
 
@@ -354,4 +356,4 @@ def generate_dataset(out_dir: str | Path, kind: str, n_train: int, n_test: int, 
     if sparse and kind != "kitti":
         raise ValueError("sparse ground truth is only supported for kind='kitti'")
     return write_dataset(Path(out_dir), kind, int(n_train), int(n_test), int(seed), h, w, f,
-                         int(frames_per_scene), progress, sparse)
+                         int(frames_per_scene), progress, sparse, bool(camera_effects))

