@@ -68,7 +68,7 @@ def test_full_model_with_mapped_weights_classifies_a_real_photo_correctly():
 
 def test_mismatched_weights_fail_loudly(tmp_path):
     weights = read_state_dict(packaged_weights_path("tf_efficientnet_lite0"))
-    with pytest.raises(ValueError, match="shape mismatch"):  # lite0 tensors into lite1 (same block count? no)
+    with pytest.raises(ValueError, match="shape mismatch"):  # a stem of the wrong width
         load_lukemelas_weights(_backbone("tf_efficientnet_lite0"), {**weights, "_conv_stem.weight": torch.zeros(16, 3, 3, 3)}, "x")
     with pytest.raises(ValueError, match="blocks"):
         load_lukemelas_weights(_backbone("tf_efficientnet_lite1"), weights, "lite0 into lite1")
