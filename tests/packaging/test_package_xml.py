@@ -9,11 +9,12 @@ ROS package imported by the node or the launch file, and every ``install_require
 from __future__ import annotations
 
 import ast
-import runpy
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+
+from tests.packaging.setup_reader import setup_requirements
 
 catkin_package = pytest.importorskip("catkin_pkg.package")
 
@@ -64,16 +65,8 @@ def test_every_imported_ros_package_is_an_exec_depend():
 
 
 def test_install_requires_have_rosdep_keys():
-    captured: dict = {}
-    import setuptools
-
-    real = setuptools.setup
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    try:
-        runpy.run_path(str(ROOT / "setup.py"), run_name="__main__")
-    finally:
-        setuptools.setup = real
-    names = {Requirement(r).name.lower() for r in captured["install_requires"]}
+    install_requires, _ = setup_requirements()
+    names = {Requirement(r).name.lower() for r in install_requires}
     assert names <= set(ROSDEP_KEY), f"map the new dependency to its rosdep key: {sorted(names - set(ROSDEP_KEY))}"
     package, _ = parsed()
     declared = {d.name for d in package.exec_depends}
