@@ -63,8 +63,13 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     Extra non-classifier keys mean the file is for another architecture (resnet34 weights
     contain every resnet18 key), which strict matching alone would not catch.
     """
+    load_backbone_state(backbone, read_state_dict(path), str(path))
+
+
+def load_backbone_state(backbone: nn.Module, weights: dict[str, torch.Tensor], path: str) -> None:
+    """:func:`load_backbone_weights` for weights already in memory (e.g. after a layout conversion)."""
     own = backbone.state_dict()
-    weights = _match_feature_names(read_state_dict(path), own)
+    weights = _match_feature_names(weights, own)
     missing = [k for k in own if k not in weights]
     wrong_shape = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in weights and weights[k].shape != v.shape]
     # Keys of modules the features-only model dropped entirely (classifier, stages after the
