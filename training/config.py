@@ -1,20 +1,24 @@
 """Training configuration: one YAML file -> typed dataclasses, unknown keys rejected.
 
 A typo in a config key (``lerning_rate``) must fail at start, not silently train with the
-default for 25 epochs; every section is therefore parsed strictly. ``--set a.b=value``
-overrides on the command line go through the same parser.
+default for 25 epochs; the whole tree is therefore parsed by the one strict generic loader in
+:mod:`training.config_loader` (unknown keys name the closest valid key, scalars are
+type-checked). ``--set a.b=value`` overrides go through the same parser. Adding a section is
+one dataclass plus one field on :class:`TrainConfig`; nothing else parses sections by name.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from disdepth_core.data.config import DatasetConfig, dataset_config_from_dict
+from disdepth_core.data.config import DatasetConfig
 from disdepth_core.models.config import StudentConfig
+
+from .config_loader import ConfigError, dataclass_to_dict, load_dataclass
 
 
 @dataclass
@@ -55,6 +59,25 @@ class LogConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Cross-architecture distillation (paper sections 3.3-3.4); disabled by default.
+
+    ``enabled: false`` trains the supervised student alone. When enabled,
+    :func:`training.modules.build_training_module` builds the composite for ``method`` (a name
+    registered in :data:`training.modules.DISTILL_METHODS`). The paper's values: KD weight
+    lambda 0.05, KD from epoch 7 (warm-up, Table 6).
+    """
+
+    enabled: bool = False
+    method: str = "disdepth"
+    # A teacher checkpoint written by this trainer (same safe format as student checkpoints).
+    teacher_checkpoint: str = ""
+    kd_weight: float = 0.05
+    # First epoch (0-based) at which the KD loss is active.
+    kd_start_epoch: int = 7
+
+
+@dataclass
 class TrainConfig:
     name: str = "default"
     seed: int = 0
@@ -63,56 +86,44 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "seed": self.seed, "model": self.model.to_dict(),
-               "data": asdict(self.data) if self.data else None,
-               "optim": asdict(self.optim), "loss": asdict(self.loss), "log": asdict(self.log)}
-        return out
-
-
-def _strict(cls: type, data: dict[str, Any] | None, where: str) -> Any:
-    data = dict(data or {})
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown key(s) in '{where}': {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return cls(**data)
+        """Plain mapping (recorded in checkpoints); ``train_config_from_dict`` reads it back."""
+        return dataclass_to_dict(self)
 
 
 def train_config_from_dict(data: dict[str, Any]) -> TrainConfig:
-    """Parse a whole config mapping; raise ``ValueError`` naming any unknown key."""
-    data = dict(data)
-    top = {"name", "seed", "model", "data", "optim", "loss", "log"}
-    unknown = sorted(set(data) - top)
-    if unknown:
-        raise ValueError(f"unknown top-level key(s): {', '.join(unknown)}; known: {', '.join(sorted(top))}")
+    """Parse a whole config mapping strictly; raise :class:`ConfigError` (a ValueError) naming the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"a config must be a mapping at the top level, got {type(data).__name__}")
     if not data.get("data"):
-        raise ValueError("config has no 'data' section (dataset name, roots, split files)")
-    return TrainConfig(
-        name=str(data.get("name", "default")),
-        seed=int(data.get("seed", 0)),
-        model=StudentConfig.from_dict(data.get("model") or {}),
-        data=dataset_config_from_dict(data["data"]),
-        optim=_strict(OptimConfig, data.get("optim"), "optim"),
-        loss=_strict(LossConfig, data.get("loss"), "loss"),
-        log=_strict(LogConfig, data.get("log"), "log"),
-    )
+        raise ConfigError("config has no 'data' section (dataset name, roots, split files)")
+    return load_dataclass(TrainConfig, data)
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b.c=value`` strings (value parsed as YAML) to a nested mapping."""
+    """Apply ``a.b.c=value`` strings (value parsed as YAML, else kept as text) to a nested mapping.
+
+    Types are not checked here: the strict loader checks every value against its field, so
+    ``--set optim.lr=abc`` fails exactly like ``lr: abc`` in the file would.
+    """
     for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not of the form key.path=value")
-        key, raw = item.split("=", 1)
-        node = data
+        key, sep, raw = item.partition("=")
         parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"override {item!r} is not of the form key.path=value (e.g. optim.lr=1e-4)")
+        node = data
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: '{part}' is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+                raise ConfigError(f"override {item!r}: '{part}' is a value, not a section")
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            node[parts[-1]] = raw
     return data
 
 
@@ -152,4 +163,12 @@ def read_config_mapping(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[
 
 def load_train_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a YAML config (with ``base:`` inheritance), apply overrides, parse it strictly."""
-    return train_config_from_dict(apply_overrides(read_config_mapping(path), overrides or []))
+    overrides = list(overrides or [])
+    try:
+        return train_config_from_dict(apply_overrides(read_config_mapping(path), overrides))
+    except ConfigError as err:
+        # Point at the --set that caused it, so the user knows which of file/flag to fix.
+        culprit = next((item for item in reversed(overrides) if str(err).startswith(item.partition("=")[0].strip() + " ")), None)
+        if culprit is None:
+            raise
+        raise ConfigError(f"{err} (from --set {culprit})") from None

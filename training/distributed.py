@@ -29,13 +29,36 @@ class DistInfo:
         return self.world_size > 1
 
 
+def resolve_device(device: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> a usable device, or a clear ``ValueError``.
+
+    ``cuda`` under torchrun means this process's GPU (``cuda:LOCAL_RANK``). Asking for CUDA on a
+    machine without it fails here, at start, instead of deep inside the first ``.to()``.
+    """
+    name = str(device).strip().lower()
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "no CUDA support"
+            raise ValueError(f"--device {device}: CUDA is not available here (torch {torch.__version__} built with {build}, "
+                             f"{torch.cuda.device_count()} GPU(s) visible); use --device cpu or auto")
+        index = local_rank if name == "cuda" else int(name[5:])
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) visible")
+        return torch.device(f"cuda:{index}")
+    raise ValueError(f"--device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
+
+
 def init_distributed(device: str = "auto") -> DistInfo:
     """Initialise the process group when launched by torchrun; otherwise single process."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    dev = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    dev = resolve_device(device, local)
+    use_cuda = dev.type == "cuda"
     if use_cuda:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():

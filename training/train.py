@@ -1,7 +1,9 @@
 """``python -m training.train --config CFG [--resume [PATH]] [--set key=value ...]``.
 
 Works the same under ``torchrun --nproc_per_node N -m training.train ...`` (DDP). User errors
-(bad config, missing data) print one clear line and exit with status 2, not a traceback.
+(bad config or ``--set`` value, missing or unreadable data, unwritable ``out_dir``, full disk,
+unavailable ``--device``) print one clear line and exit with status 2, not a traceback; the
+last good checkpoint is kept. Ctrl-C saves ``last.pt`` at the current step and exits with 130.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", nargs="?", const="auto", default=None,
                         help="resume from PATH, or from <out_dir>/last.pt when given without a path")
     parser.add_argument("--out-dir", default=None, help="override log.out_dir")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.epochs=2 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="disable the progress bar")
@@ -29,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = list(args.overrides) + ([f"log.out_dir={args.out_dir}"] if args.out_dir else [])
+    from .trainer import Trainer, TrainingError
+
     try:
         cfg = load_train_config(args.config, overrides)
         resume = args.resume
@@ -37,11 +41,9 @@ def main(argv: list[str] | None = None) -> int:
             resume = str(candidate) if candidate.is_file() else None
             if resume is None:
                 print(f"[train] --resume: no {candidate} yet, starting fresh", file=sys.stderr)
-        from .trainer import Trainer
-
         trainer = Trainer(cfg, resume=resume, device=args.device, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, TrainingError) as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
     try:
         trainer.train()
@@ -50,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         from .distributed import barrier
 
         barrier(trainer.dist)
+    except TrainingError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     finally:
@@ -57,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
         cleanup(trainer.dist)
     return 0
+
+
+def one_line(err: BaseException) -> str:
+    """The error as one line (library messages are single lines; a safety net for the rest)."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

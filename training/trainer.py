@@ -1,41 +1,70 @@
-"""Supervised student training. Reads top to bottom, like monodepth2's trainer:
+"""Training of one composite module. Reads top to bottom, like monodepth2's trainer:
 
 ``train -> run_epoch -> step -> compute_losses -> validate -> log -> save``.
 
-Extension points for distillation (a later issue) without editing this file:
-``loss_terms`` (a list of weighted :class:`LossTerm`) and ``extra_modules`` (an
-``nn.ModuleDict`` whose parameters are optimised and checkpointed with the student).
+Every network of a run (the student; for distillation also the teacher, FAMs, ghost decoder,
+LAM) lives in one :class:`~training.modules.TrainingModule` built from the config by
+:func:`~training.modules.build_training_module` *before* the optimiser and LR schedule: the
+optimiser gets its parameter groups, DDP wraps all of it, gradient clipping covers all its
+trainable parameters, checkpoints hold all its parts, and the loss terms read its outputs. To
+add a method, extend the module (see :mod:`training.modules`), not this file.
+
+Durability: checkpoints are written atomically (temp file in the same folder, fsync, rename);
+stale temp files from a killed write are removed at start; a run resumes at the exact step it
+stopped (model, every part, optimiser, scheduler, AMP scaler, RNG states, sampler position);
+Ctrl-C finishes the current step and saves a mid-epoch checkpoint. Failures a user can fix
+(unwritable ``out_dir``, full disk, unreadable data) raise :class:`TrainingError` with one
+line, after which the last good checkpoint is still on disk.
 """
 
 from __future__ import annotations
 
 import math
+import random
+import signal
+import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from disdepth_core.data.depth_dataset import build_dataset
 from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from disdepth_core.models import build_student_from_config
-from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint, load_state_dict_checked
+from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
 from disdepth_core.visualize import colorize_depth
 
 from .config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from .evaluate import evaluate_model
-from .losses import LossTerm, supervised_terms
+from .losses import LossTerm
+from .modules import STUDENT, TrainingModule, build_training_module
+from .sampler import ResumableEpochSampler
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
+CHECKPOINT_NAMES = ("last.pt", "best.pt")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingError(RuntimeError):
+    """A failure the user can fix; its message is one line and the last checkpoint is intact."""
+
+
+class TrainingDiverged(TrainingError):
     """Raised after too many consecutive non-finite losses (the last checkpoint is kept)."""
+
+
+class CheckpointWriteError(TrainingError):
+    """A checkpoint could not be written (full disk, permissions); the previous file is intact."""
+
+
+class DataLoadingError(TrainingError):
+    """Reading or augmenting a training sample failed (in the main process or a worker)."""
 
 
 class Trainer:
@@ -44,56 +73,53 @@ class Trainer:
         self.dist: DistInfo = init_distributed(device)
         self.progress = progress and self.dist.is_main
         self.out_dir = Path(cfg.log.out_dir)
+        if self.dist.is_main:
+            prepare_out_dir(self.out_dir)
         torch.manual_seed(cfg.seed + self.dist.rank)
 
-        self.model = build_student_from_config(cfg.model).to(self.dist.device)
-        self.extra_modules = nn.ModuleDict()
-        self.loss_terms: list[LossTerm] = supervised_terms(
-            cfg.loss.silog_variance_focus, cfg.loss.silog_scale, cfg.loss.bins_weight, cfg.data.min_depth, cfg.data.max_depth
-        )
+        # The composite first: the optimiser, the schedule and DDP are built over all of it.
+        self.module: TrainingModule = build_training_module(cfg).to(self.dist.device)
+        self.model: nn.Module = self.module.student  # what validation, logging and best.pt use
+        self.loss_terms: list[LossTerm] = self.module.loss_terms()
+
         self.train_set = build_dataset(cfg.data, "train", seed=cfg.seed)
         if len(self.train_set) == 0:
             raise ValueError(f"training split {cfg.data.train_split} has no samples with ground truth")
-        if self.dist.enabled:
-            self.sampler = DistributedSampler(self.train_set, num_replicas=self.dist.world_size, rank=self.dist.rank, shuffle=True, seed=cfg.seed, drop_last=True)
-        else:
-            self.sampler = RandomSampler(self.train_set, generator=torch.Generator().manual_seed(cfg.seed))
+        check_first_sample(self.train_set)
+        self.sampler = ResumableEpochSampler(len(self.train_set), cfg.optim.batch_size, seed=cfg.seed,
+                                             rank=self.dist.rank, world_size=self.dist.world_size)
+        if self.sampler.batches_per_epoch == 0:
+            raise ValueError(f"batch size {cfg.optim.batch_size} x {self.dist.world_size} process(es) exceeds the {len(self.train_set)} training samples")
         self.loader = DataLoader(self.train_set, batch_size=cfg.optim.batch_size, sampler=self.sampler, drop_last=True,
                                  num_workers=cfg.optim.num_workers, pin_memory=self.dist.device.type == "cuda",
-                                 persistent_workers=False)  # workers must see set_epoch()
-        if len(self.loader) == 0:
-            raise ValueError(f"batch size {cfg.optim.batch_size} x {self.dist.world_size} process(es) exceeds the {len(self.train_set)} training samples")
-        self.iters_per_epoch = len(self.loader) if not cfg.optim.max_iters_per_epoch else min(len(self.loader), cfg.optim.max_iters_per_epoch)
+                                 persistent_workers=False,  # workers must see set_epoch()
+                                 generator=torch.Generator().manual_seed(cfg.seed))  # leaves the global RNG alone
+        batches = self.sampler.batches_per_epoch
+        self.iters_per_epoch = min(batches, cfg.optim.max_iters_per_epoch) if cfg.optim.max_iters_per_epoch else batches
         self.total_iters = self.iters_per_epoch * cfg.optim.epochs
 
-        self.ddp_model: nn.Module = self.model
+        self.ddp_module: nn.Module = self.module
         if self.dist.enabled:
             ids = [self.dist.device.index] if self.dist.device.type == "cuda" else None
-            self.ddp_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        self.optimizer = self.build_optimizer()
+            self.ddp_module = nn.parallel.DistributedDataParallel(self.module, device_ids=ids,
+                                                                  find_unused_parameters=self.module.find_unused_parameters)
+        self.optimizer = torch.optim.AdamW(self.module.param_groups(cfg.optim))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.use_amp = cfg.optim.amp and self.dist.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
 
-        self.epoch = 0
+        self.epoch = 0  # completed epochs
+        self.step_in_epoch = 0  # completed steps of epoch ``self.epoch``
         self.global_step = 0
         self.best_abs_rel = math.inf
         self.bad_steps = 0
+        self.stop_requested = False
+        # Restored before anything is saved, so best.pt is only ever replaced by a better score.
         if resume:
             self.load(resume)
         self.writer = self.make_writer()
 
     # ---------------------------------------------------------------- set-up helpers
-    def build_optimizer(self) -> torch.optim.Optimizer:
-        """Adam with decoupled weight decay (AdamW), as BTS/NeWCRFs train these models."""
-        params = list(self.model.parameters()) + list(self.extra_modules.parameters())
-        return torch.optim.AdamW(params, lr=self.cfg.optim.lr, weight_decay=self.cfg.optim.weight_decay)
-
-    def add_module_to_optimize(self, name: str, module: nn.Module) -> None:
-        """Register an extra trainable module (e.g. distillation adapters) after construction."""
-        self.extra_modules[name] = module.to(self.dist.device)
-        self.optimizer.add_param_group({"params": list(module.parameters())})
-
     def lr_factor(self, step: int) -> float:
         """Linear decay from 1 to ``end_lr_ratio`` across all iterations (paper section 4)."""
         progress = min(step / max(self.total_iters, 1), 1.0)
@@ -108,43 +134,55 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
     def train(self) -> dict[str, float]:
-        """Train for the configured epochs; returns the last validation metrics."""
+        """Train for the configured epochs; returns the last validation metrics.
+
+        Ctrl-C (SIGINT) stops after the current step, saves ``last.pt`` at that exact step and
+        re-raises ``KeyboardInterrupt``; a second Ctrl-C aborts at once (last checkpoint kept).
+        """
         metrics: dict[str, float] = {}
         if self.dist.is_main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
             print(f"[train] {self.cfg.name}: {self.cfg.model.backbone} (LG-Conv {'on' if self.cfg.model.lg_conv else 'off'}), "
-                  f"{len(self.train_set)} samples, {self.iters_per_epoch} it/epoch x {self.cfg.optim.epochs} epochs, "
-                  f"{self.dist.world_size} process(es) on {self.dist.device}", flush=True)
+                  f"parts: {', '.join(self.module.parts)}; {len(self.train_set)} samples, {self.iters_per_epoch} it/epoch x "
+                  f"{self.cfg.optim.epochs} epochs, {self.dist.world_size} process(es) on {self.dist.device}", flush=True)
+        restore_handler = self.install_interrupt_handler()
         try:
             for epoch in range(self.epoch, self.cfg.optim.epochs):
                 self.run_epoch(epoch)
-                self.epoch = epoch + 1
+                if self.stop_requested:
+                    self.save({}, epoch_complete=False)
+                    if self.dist.is_main:
+                        print(f"\n[train] interrupted at epoch {epoch + 1} step {self.step_in_epoch}; saved "
+                              f"{self.out_dir / 'last.pt'} (continue with --resume)", flush=True)
+                    raise KeyboardInterrupt
+                self.epoch, self.step_in_epoch = epoch + 1, 0
                 if self.cfg.log.val_every and (self.epoch % self.cfg.log.val_every == 0 or self.epoch == self.cfg.optim.epochs):
                     metrics = self.validate()
                 self.save(metrics, epoch_complete=True)
-        except KeyboardInterrupt:
-            # Keep what was learned: the epoch restarts on --resume, the LR schedule continues.
+        except DataLoadingError:
+            # The model is consistent at the failed step: keep it, so fixing the data loses nothing.
             self.save({}, epoch_complete=False)
-            if self.dist.is_main:
-                print(f"\n[train] interrupted; saved {self.out_dir / 'last.pt'} (resume with --resume)", flush=True)
             raise
         finally:
+            restore_handler()
             if self.writer is not None:
                 self.writer.close()
         return metrics
 
     def run_epoch(self, epoch: int) -> None:
-        self.ddp_model.train()
-        if isinstance(self.sampler, DistributedSampler):
-            self.sampler.set_epoch(epoch)
+        """Steps ``step_in_epoch .. iters_per_epoch`` of ``epoch`` (all of them unless resuming)."""
+        self.ddp_module.train()
+        start_step = min(self.step_in_epoch, self.iters_per_epoch)
+        self.sampler.set_epoch(epoch, start_step)
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(epoch)
-        bar = tqdm(total=self.iters_per_epoch, desc=f"epoch {epoch + 1}/{self.cfg.optim.epochs}", disable=not self.progress, unit="it", dynamic_ncols=True)
+        bar = tqdm(total=self.iters_per_epoch, initial=start_step, desc=f"epoch {epoch + 1}/{self.cfg.optim.epochs}",
+                   disable=not self.progress, unit="it", dynamic_ncols=True)
         start, seen = time.perf_counter(), 0
-        for index, batch in enumerate(self.loader):
-            if index >= self.iters_per_epoch:
+        for index, batch in enumerate(self.batches(), start=start_step):
+            if index >= self.iters_per_epoch or self.should_stop():
                 break
             losses = self.step(batch, epoch)
+            self.step_in_epoch = index + 1
             seen += batch["image"].shape[0] * self.dist.world_size
             speed = seen / max(time.perf_counter() - start, 1e-9)
             bar.set_postfix(loss=f"{losses.get('total', float('nan')):.3f}", img_s=f"{speed:.1f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
@@ -155,12 +193,27 @@ class Trainer:
                 self.log_images(batch)
         bar.close()
 
+    def batches(self) -> Iterator[dict[str, Any]]:
+        """The loader's batches; a failing sample becomes one :class:`DataLoadingError` line."""
+        iterator = iter(self.loader)
+        while True:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - worker errors arrive re-raised with a traceback text
+                if self.stop_requested:  # Ctrl-C also reaches the workers; stop, do not report it
+                    return
+                raise DataLoadingError(f"loading training data failed at epoch {self.epoch + 1} step {self.step_in_epoch}: "
+                                       f"{last_line(err)}") from err
+            yield batch
+
     def step(self, batch: dict[str, Any], epoch: int) -> dict[str, float]:
         """One optimisation step; a non-finite loss skips the update instead of poisoning weights."""
         batch = {k: (v.to(self.dist.device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
         with torch.autocast(device_type=self.dist.device.type, enabled=self.use_amp):
-            outputs = self.ddp_model(batch["image"])
-            losses = self.compute_losses(batch, outputs, epoch)
+            outputs = self.ddp_module(batch)
+            losses = self.compute_losses(outputs, batch, epoch)
         total = losses["total"]
         self.optimizer.zero_grad(set_to_none=True)
         finite = torch.isfinite(total.detach()).to(torch.float32)
@@ -177,28 +230,29 @@ class Trainer:
         self.scaler.scale(total).backward()
         if self.cfg.optim.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.optim.grad_clip)
+            nn.utils.clip_grad_norm_(list(self.module.trainable_parameters()), self.cfg.optim.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        self.module.after_step()
         self.global_step += 1
         return {k: float(v.detach()) for k, v in losses.items()}
 
-    def compute_losses(self, batch: dict[str, Any], outputs: dict[str, Any], epoch: int) -> dict[str, torch.Tensor]:
-        """Weighted sum of the active loss terms (fp32, outside autocast precision issues)."""
+    def compute_losses(self, outputs: dict[str, Any], batch: dict[str, Any], epoch: int) -> dict[str, torch.Tensor]:
+        """Weighted sum of the terms active at ``epoch`` (each in fp32)."""
         losses: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=self.dist.device)
         for term in self.loss_terms:
-            if epoch < term.start_epoch:
+            if not term.active(epoch):
                 continue
-            value = term.fn(batch, outputs).float()
+            value = term.fn(outputs, batch, epoch).float()
             losses[term.name] = value
             total = total + term.weight * value
         losses["total"] = total
         return losses
 
     def validate(self) -> dict[str, float]:
-        """Standard protocol on the test split (sharded across processes)."""
+        """Standard protocol on the test split (sharded across processes); the one evaluation call."""
         metrics = evaluate_model(self.model, self.cfg.data, flip_tta=self.cfg.log.val_flip_tta, dist_info=self.dist,
                                  max_images=self.cfg.log.val_max_images, progress=self.progress)
         if self.dist.is_main:
@@ -207,6 +261,33 @@ class Trainer:
             print(f"[val] epoch {self.epoch}\n{format_metrics_table(metrics)}", flush=True)
             self.log_scalars({f"val/{k}": v for k, v in metrics.items()})
         return metrics
+
+    # ---------------------------------------------------------------- interruption
+    def install_interrupt_handler(self) -> Callable[[], None]:
+        """First SIGINT: finish this step, then save and stop. Second: abort immediately.
+
+        Returns the function that puts the previous handler back."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None  # signals only reach the main thread
+
+        def request_stop(signum: int, frame: Any) -> None:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            if self.dist.is_main:
+                print("\n[train] Ctrl-C: saving after this step (press again to abort without saving)", flush=True)
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        return lambda: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+    def should_stop(self) -> bool:
+        """Whether any rank was interrupted (all ranks must stop at the same step)."""
+        if not self.dist.enabled:
+            return self.stop_requested
+        flag = torch.tensor([float(self.stop_requested)], device=self.dist.device)
+        all_reduce_sum(flag, self.dist)
+        self.stop_requested = bool(flag.item() > 0)
+        return self.stop_requested
 
     # ---------------------------------------------------------------- logging
     def log_scalars(self, values: dict[str, float]) -> None:
@@ -245,41 +326,132 @@ class Trainer:
     def inference_size(self) -> tuple[int, int]:
         """The network input size at evaluation (e.g. the KB crop), the size runtimes should use."""
         if not hasattr(self, "_inference_size"):
-            from disdepth_core.data.depth_dataset import build_dataset
-
             box = build_dataset(self.cfg.data, "eval")[0]["crop_box"]
             self._inference_size = (int(box[2]), int(box[3]))
         return self._inference_size
 
+    def training_state(self, metrics: dict[str, float], epoch_complete: bool, rng: list[dict[str, Any]]) -> dict[str, Any]:
+        """Everything besides the student's weights that an exact resume needs."""
+        parts = self.module.trainable_state()
+        parts.pop(STUDENT)  # stored as the checkpoint's state_dict, where every reader expects it
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                "iters_per_epoch": self.iters_per_epoch, "best_abs_rel": self.best_abs_rel,
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "parts": parts, "rng": rng,
+                "epoch_complete": epoch_complete, "train_config": self.cfg.to_dict(), "metrics": dict(metrics)}
+
     def save(self, metrics: dict[str, float], epoch_complete: bool) -> None:
-        """Atomically write ``last.pt`` (and ``best.pt`` when abs_rel improves); rank 0 only."""
+        """Atomically write ``last.pt`` (and ``best.pt`` when abs_rel improves); rank 0 writes.
+
+        A failed write (e.g. a full disk) leaves the previous file untouched and raises
+        :class:`CheckpointWriteError` on every rank, so no rank waits forever at a barrier.
+        """
+        rng = gather_rng_states(self.dist)  # a collective: every rank takes part
+        failure = ""
         if self.dist.is_main:
-            state = {"epoch": self.epoch, "global_step": self.global_step, "best_abs_rel": self.best_abs_rel,
-                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                     "scaler": self.scaler.state_dict(), "extra_modules": self.extra_modules.state_dict(),
-                     "epoch_complete": epoch_complete, "train_config": self.cfg.to_dict(), "metrics": dict(metrics)}
+            state = self.training_state(metrics, epoch_complete, rng)
             meta = self.checkpoint_meta() | {"epoch": self.epoch, "metrics": dict(metrics)}
-            save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta, training_state=state)
             abs_rel = metrics.get("abs_rel", math.inf)
-            if abs_rel < self.best_abs_rel:
-                self.best_abs_rel = abs_rel
-                save_checkpoint(self.out_dir / "best.pt", self.model, self.cfg.model, meta)
+            try:
+                save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta, training_state=state)
+                if abs_rel < self.best_abs_rel:
+                    save_checkpoint(self.out_dir / "best.pt", self.model, self.cfg.model, meta)
+                    self.best_abs_rel = abs_rel
+            except OSError as err:
+                failure = (f"cannot write a checkpoint in {self.out_dir}: {err.strerror or err}; "
+                           f"the previous checkpoint there is intact (free space or change log.out_dir, then --resume)")
+        failed = torch.tensor([float(bool(failure))], device=self.dist.device)
+        all_reduce_sum(failed, self.dist)
+        if failed.item() > 0:
+            raise CheckpointWriteError(failure or "rank 0 could not write a checkpoint; see its error")
         barrier(self.dist)
 
     def load(self, path: str) -> None:
-        """Resume model, optimizer, schedule and counters from a ``last.pt``."""
+        """Resume every part, optimiser, schedule, scaler, counters, RNG and sampler position."""
         payload = read_checkpoint(path)
-        load_state_dict_checked(self.model, payload["state_dict"], str(path))
         state = payload.get("training_state")
         if not state:
             raise ValueError(f"{path} has no training state (it is a weights-only file); start a new run from it with model.pretrained_backbone or fine-tune instead")
+        self.module.load_trainable_state({STUDENT: payload["state_dict"], **state.get("parts", {})}, str(path))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        if state.get("extra_modules"):
-            self.extra_modules.load_state_dict(state["extra_modules"])
         self.epoch = int(state["epoch"])
+        self.step_in_epoch = int(state.get("step_in_epoch", 0))
         self.global_step = int(state["global_step"])
         self.best_abs_rel = float(state.get("best_abs_rel", math.inf))
+        saved_iters = int(state.get("iters_per_epoch", self.iters_per_epoch))
+        if self.step_in_epoch and saved_iters != self.iters_per_epoch and self.dist.is_main:
+            print(f"[train] warning: {path} was saved with {saved_iters} it/epoch, this run has {self.iters_per_epoch}; "
+                  "the interrupted epoch continues at the same step", flush=True)
+        if state.get("rng"):
+            restore_rng_states(state["rng"], self.dist)
         if self.dist.is_main:
-            print(f"[train] resumed from {path}: epoch {self.epoch}, step {self.global_step}", flush=True)
+            where = f"epoch {self.epoch + 1} step {self.step_in_epoch}" if self.step_in_epoch else f"the start of epoch {self.epoch + 1}"
+            print(f"[train] resumed from {path} at {where} (global step {self.global_step})", flush=True)
+
+
+# ---------------------------------------------------------------- helpers (no trainer state)
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir``, prove it is writable, and remove temp files of killed checkpoint writes.
+
+    Checked before any work so a bad path is one line at start, not a traceback after an epoch.
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise TrainingError(f"log.out_dir {str(out_dir)!r} is not a writable folder: {err.strerror or err}") from None
+    for name in CHECKPOINT_NAMES:
+        for stale in out_dir.glob(f".{name}.*.tmp"):  # atomic_torch_save's temp names
+            stale.unlink(missing_ok=True)
+            print(f"[train] removed {stale.name}, left by an interrupted checkpoint write", flush=True)
+
+
+def check_first_sample(dataset: Any) -> None:
+    """Read one sample in this process, so a data/config mismatch fails before training starts."""
+    try:
+        dataset[0]
+    except Exception as err:  # noqa: BLE001 - any reader/augmentation failure is reported as one line
+        raise DataLoadingError(f"cannot read the first training sample: {last_line(err)}") from None
+
+
+def last_line(err: BaseException) -> str:
+    """The meaningful line of an exception; DataLoader re-raises worker errors with the worker's
+    traceback in the message, whose last line is the original ``Type: message``."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    return lines[-1] if len(lines) > 1 else f"{type(err).__name__}: {lines[0]}"
+
+
+def gather_rng_states(info: DistInfo) -> list[dict[str, Any]]:
+    """Python, NumPy, torch (and CUDA) RNG states of every rank, as plain checkpoint-safe values."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    own = {"python": [py_state[0], list(py_state[1]), py_state[2]],
+           "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+           "torch": torch.get_rng_state(),
+           "cuda": torch.cuda.get_rng_state(info.device) if info.device.type == "cuda" else None}
+    if not info.enabled:
+        return [own]
+    import torch.distributed as dist
+
+    states: list[Any] = [None] * info.world_size
+    dist.all_gather_object(states, own)
+    return states
+
+
+def restore_rng_states(states: list[dict[str, Any]], info: DistInfo) -> None:
+    """Restore this rank's RNG states (a different world size keeps the fresh seeds)."""
+    if len(states) != info.world_size:
+        return
+    own = states[info.rank]
+    version, internal, gauss = own["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = own["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(own["torch"])
+    if own.get("cuda") is not None and info.device.type == "cuda":
+        torch.cuda.set_rng_state(own["cuda"], info.device)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.config import load_train_config, train_config_from_dict
+from training.config import DistillConfig, load_train_config, train_config_from_dict
+from training.config_loader import ConfigError
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "training" / "configs").glob("*.yaml"))
 
@@ -39,7 +40,7 @@ def test_unknown_keys_are_errors_naming_the_key(tmp_path, section, key):
 
 
 def test_unknown_top_level_key(tmp_path):
-    with pytest.raises(ValueError, match="unknown top-level key.*optimiser"):
+    with pytest.raises(ValueError, match="unknown key 'optimiser' in the top level; did you mean 'optim'"):
         train_config_from_dict({**_base(tmp_path), "optimiser": {}})
 
 
@@ -53,3 +54,52 @@ def test_base_inheritance_and_overrides(tmp_path):
         load_train_config(tmp_path / "loop.yaml")
     with pytest.raises(ValueError, match="not of the form"):
         load_train_config(tmp_path / "child.yaml", ["optim.lr"])
+
+
+@pytest.mark.parametrize("section,key,hint", [("optim", "lerning_rate", None), ("optim", "lrr", "lr"), ("distill", "kd_wieght", "kd_weight"),
+                                              ("model", "backbon", "backbone"), ("model.head", "nbins", "n_bins")])
+def test_unknown_keys_name_the_closest_valid_key(tmp_path, section, key, hint):
+    data = _base(tmp_path)
+    node = data
+    for part in section.split("."):
+        node = node.setdefault(part, {})
+    node[key] = 1
+    with pytest.raises(ConfigError, match=f"unknown key '{key}' in '{section}'") as err:
+        train_config_from_dict(data)
+    if hint:
+        assert f"did you mean '{hint}'" in str(err.value)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("optim.lr=abc", "optim.lr must be a number, got 'abc' (text) (from --set optim.lr=abc)"),
+    ("optim.epochs=2.5", "optim.epochs must be an integer, got 2.5"),
+    ("optim.amp=1", "optim.amp must be true or false"),
+    ("distill.enabled=maybe", "distill.enabled must be true or false"),
+    ("model.lg.stages=[1, x]", "model.lg.stages[1] must be an integer"),
+    ("optim=3", "optim must be a mapping"),
+    ("optim.lr.x=1", "optim.lr must be a number"),
+    ("optim.lr=[", "optim.lr must be a number, got '[' (text)"),
+])
+def test_set_values_are_type_checked_with_one_line_errors(tmp_path, override, message):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_base(tmp_path)))
+    with pytest.raises(ConfigError) as err:
+        load_train_config(tmp_path / "c.yaml", [override])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_distill_section_defaults_off_and_round_trips(tmp_path):
+    cfg = train_config_from_dict(_base(tmp_path))
+    assert cfg.distill == DistillConfig() and cfg.distill.enabled is False
+    assert (cfg.distill.kd_weight, cfg.distill.kd_start_epoch) == (0.05, 7)  # paper section 4 / Table 6
+    cfg2 = train_config_from_dict({**_base(tmp_path), "distill": {"enabled": True, "kd_weight": 1}})
+    assert cfg2.distill.enabled and isinstance(cfg2.distill.kd_weight, float)
+    again = train_config_from_dict(cfg2.to_dict())
+    assert again == cfg2 and isinstance(again.model.lg.stages, tuple)
+    assert yaml.safe_load(yaml.safe_dump(cfg2.to_dict())) == cfg2.to_dict()  # plain types only
+
+
+def test_required_dataset_keys_and_dataset_validation_are_reported(tmp_path):
+    with pytest.raises(ConfigError, match="data.data_root is required"):
+        train_config_from_dict({"data": {"name": "folder"}})
+    with pytest.raises(ConfigError, match="unknown dataset name"):
+        train_config_from_dict({"data": {"name": "kity", "data_root": "x"}})

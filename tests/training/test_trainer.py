@@ -59,7 +59,7 @@ def test_non_finite_losses_skip_updates_then_stop_with_checkpoint_kept(synthetic
     trainer = Trainer(cfg, progress=False)
     batch = next(iter(trainer.loader))
     before = [p.detach().clone() for p in trainer.model.parameters()]
-    trainer.loss_terms[0].fn = lambda batch, outputs: outputs["depth"].sum() * float("nan")
+    trainer.loss_terms[0].fn = lambda outputs, batch, epoch: outputs["depth"].sum() * float("nan")
     with pytest.raises(TrainingDiverged, match="consecutive non-finite"):
         for _ in range(30):
             trainer.step(batch, epoch=0)
