@@ -39,25 +39,25 @@ FLAGS = {"no_lg": "| | | | |", "lg": "| ✓ | | | |", "kd": "| ✓ | ✓ | | |",
          "fam_lam": "| ✓ | ✓ | ✓ | ✓ |", "teacher": "| (teacher) | | | |"}
 
 
-def common_overrides(data: Path, out: Path, row: str) -> list[str]:
+def common_overrides(data: Path, out: Path, row: str, seed: int, teacher: Path) -> list[str]:
     nyu = data / "nyu"
     iters = 30 if row == "teacher" else ITERS_PER_EPOCH
     sets = ["data.name=folder", f"data.data_root={nyu / 'train'}", f"data.test_data_root={nyu / 'test'}",
             f"data.train_split={nyu / 'splits' / 'train.txt'}", f"data.test_split={nyu / 'splits' / 'test.txt'}",
-            "data.resize_scale=1.0", "data.train_height=96", "data.train_width=128", "seed=0",
+            "data.resize_scale=1.0", "data.train_height=96", "data.train_width=128", f"seed={seed}",
             f"optim.epochs={EPOCHS}", f"optim.max_iters_per_epoch={iters}", "optim.num_workers=0",
             f"log.out_dir={out / row}", "log.image_every=0", "log.log_every=10", "log.val_every=1000"]
     if row != "teacher":
-        sets += [f"distill.teacher_checkpoint={out / 'teacher' / 'last.pt'}", f"distill.kd_start_epoch={WARMUP}"]
+        sets += [f"distill.teacher_checkpoint={teacher}", f"distill.kd_start_epoch={WARMUP}"]
     return sets
 
 
-def run_row(row: str, data: Path, out: Path) -> dict:
+def run_row(row: str, data: Path, out: Path, seed: int, teacher: Path) -> dict:
     spec = ROWS[row]
     cmd = [sys.executable, "-m", "training.train", "--config", str(CONFIGS / spec["config"]), "--no-progress"]
     if (out / row / "last.pt").is_file():
         cmd.append("--resume")  # an interrupted row continues where it stopped
-    for item in common_overrides(data, out, row) + spec["set"]:
+    for item in common_overrides(data, out, row, seed, teacher) + spec["set"]:
         cmd += ["--set", item]
     print(f"[ablation] {row}: {' '.join(cmd)}", flush=True)
     start = time.perf_counter()
@@ -93,8 +93,13 @@ def main() -> int:
     parser.add_argument("--data", default=str(REPO / "data" / "synth_abl"), help="synthetic data root (generated if missing)")
     parser.add_argument("--out", default=str(REPO / "runs" / "ablation"))
     parser.add_argument("--force", action="store_true", help="re-run rows already in results.json")
+    parser.add_argument("--seed", type=int, default=0, help="student seed; rows of seed N > 0 go to <out>/seedN")
+    parser.add_argument("--teacher", default="", help="teacher checkpoint (default: <out>/teacher/last.pt, the 'teacher' row)")
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.out)
+    teacher = Path(args.teacher) if args.teacher else out / "teacher" / "last.pt"
+    if args.seed:
+        out = out / f"seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)
     if not (data / "nyu" / "splits" / "test.txt").is_file():
         subprocess.run([sys.executable, "-m", "disdepth_core.cli", "synth", "--out", str(data), "--dataset", "nyu", "--train", "600",
@@ -107,7 +112,7 @@ def main() -> int:
         if row in results and not args.force:
             print(f"[ablation] {row}: cached ({results[row]['wall_s']:.0f} s)")
             continue
-        results[row] = run_row(row, data, out)
+        results[row] = run_row(row, data, out, args.seed, teacher)
         results_path.write_text(json.dumps(results, indent=1))
         print(format_table(results), flush=True)
     print(format_table(results))
