@@ -87,6 +87,23 @@ def format_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def summarize(out: Path) -> str:
+    """Mean and range over every seed found under ``out`` (seed 0 in ``out``, seed N in ``out/seedN``)."""
+    runs = [json.loads(path.read_text()) for path in [out / "results.json", *sorted(out.glob("seed*/results.json"))] if path.is_file()]
+    lines = ["mean [min, max] over the seeds run so far",
+             "| row | abs_rel | rmse | d1 | seeds |", "|---|---:|---:|---:|---:|"]
+    for row in ROWS:
+        found = [r[row]["metrics"] for r in runs if row in r]
+        if not found:
+            continue
+        cells = []
+        for key, digits in (("abs_rel", 4), ("rmse", 4), ("d1", 3)):
+            values = [m[key] for m in found]
+            cells.append(f"{sum(values) / len(values):.{digits}f} [{min(values):.{digits}f}, {max(values):.{digits}f}]")
+        lines.append(f"| {ROWS[row]['label']} | {' | '.join(cells)} | {len(found)} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma list from {', '.join(ROWS)}")
@@ -94,9 +111,13 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "runs" / "ablation"))
     parser.add_argument("--force", action="store_true", help="re-run rows already in results.json")
     parser.add_argument("--seed", type=int, default=0, help="student seed; rows of seed N > 0 go to <out>/seedN")
+    parser.add_argument("--summary", action="store_true", help="only print the mean/range over all seeds run so far")
     parser.add_argument("--teacher", default="", help="teacher checkpoint (default: <out>/teacher/last.pt, the 'teacher' row)")
     args = parser.parse_args()
     data, out = Path(args.data), Path(args.out)
+    if args.summary:
+        print(summarize(out))
+        return 0
     teacher = Path(args.teacher) if args.teacher else out / "teacher" / "last.pt"
     if args.seed:
         out = out / f"seed{args.seed}"
