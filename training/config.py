@@ -75,6 +75,9 @@ class DistillConfig:
     kd_weight: float = 0.05
     # First epoch (0-based) at which the KD loss is active.
     kd_start_epoch: int = 7
+    # Expected teacher architecture (e.g. swin_large_patch4_window12_384); checked against the
+    # checkpoint so a Table 3 config cannot silently distil from the wrong teacher. Empty: any.
+    teacher_backbone: str = ""
 
 
 @dataclass

@@ -211,7 +211,12 @@ class TrainingModule(nn.Module):
 TrainingModuleBuilder = Callable[["TrainConfig"], TrainingModule]
 
 # distill.method -> builder, or "package.module:function" imported on first use.
-DISTILL_METHODS: dict[str, Union[str, TrainingModuleBuilder]] = {}
+DISTILL_METHODS: dict[str, Union[str, TrainingModuleBuilder]] = {
+    # DisDepth (training/distill/module.py): the paper's method and its ablations.
+    "disdepth": "training.distill.module:build_disdepth",
+    "fam": "training.distill.module:build_fam",
+    "kd": "training.distill.module:build_kd",
+}
 
 
 def register_distill_method(name: str, builder: Union[str, TrainingModuleBuilder]) -> None:

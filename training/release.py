@@ -3,7 +3,10 @@
     python -m training.release --checkpoint runs/x/best.pt --output models/demo/model.pt [--half]
 
 Drops the optimizer state (two thirds of a training checkpoint), optionally stores weights in
-float16 (loaded back as float32), and keeps the metadata runtimes need.
+float16 (loaded back as float32), and keeps the metadata runtimes need. A distillation checkpoint
+releases as a plain student: the teacher, FAM, LAM, ghost decoder and KD regressors live only in
+its training state and are dropped, so the file has the parameters and ONNX graph of a supervised
+student of the same config; ``meta.distillation`` records the method and teacher it came from.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     meta = dict(payload.get("meta") or {})
     meta["released_from"] = Path(args.checkpoint).name
+    training_state = payload.get("training_state") or {}
+    distill = (training_state.get("train_config") or {}).get("distill") or {}
+    dropped = sorted(training_state.get("parts") or {})
+    if distill.get("enabled"):
+        meta["distillation"] = {key: distill.get(key) for key in ("method", "teacher_backbone", "kd_weight", "kd_start_epoch")}
+        meta["distillation"]["teacher_checkpoint"] = Path(str(distill.get("teacher_checkpoint", ""))).name
     save_checkpoint(args.output, model, StudentConfig.from_dict(payload["model_config"]), meta, half=args.half)
     if args.write_config:
         import yaml
@@ -44,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.write_config).write_text(yaml.safe_dump(train_config, sort_keys=False))
         print(f"wrote {args.write_config}")
     size_mb = Path(args.output).stat().st_size / 1e6
-    print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights)")
+    params_m = sum(p.numel() for p in model.parameters()) / 1e6
+    note = f"; dropped training-only parts: {', '.join(dropped)}" if dropped else ""
+    print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, "
+          f"{params_m:.2f} M student parameters{note})")
     return 0
 
 

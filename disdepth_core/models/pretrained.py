@@ -102,8 +102,13 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path, weights: dict[s
     Extra non-classifier keys mean the file is for another architecture (resnet34 weights
     contain every resnet18 key), which strict matching alone would not catch.
     """
+    load_backbone_state(backbone, read_state_dict(path) if weights is None else weights, str(path))
+
+
+def load_backbone_state(backbone: nn.Module, weights: dict[str, torch.Tensor], path: str) -> None:
+    """:func:`load_backbone_weights` for weights already in memory (e.g. after a layout conversion)."""
     own = backbone.state_dict()
-    weights = _match_feature_names(read_state_dict(path) if weights is None else weights, own)
+    weights = _match_feature_names(weights, own)
     # Keys of modules the features-only model dropped entirely (classifier, stages after the
     # last feature) are expected; an unknown key inside a module we DO have means another
     # architecture (resnet34 weights hold every resnet18 key plus extra blocks).

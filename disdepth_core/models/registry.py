@@ -20,6 +20,8 @@ class BackboneInfo:
     name: str
     paper_params_m: float | None = None
     paper_params_no_lg_m: float | None = None
+    # "student": a CNN (LG-Conv applies); "teacher": a Swin encoder (disdepth_core.models.teacher).
+    kind: str = "student"
 
 
 _STUDENTS: dict[str, BackboneInfo] = {}
@@ -46,14 +48,29 @@ for _info in (
     register_backbone(_info)
 
 
+def _register_swin_teachers() -> None:
+    from .teacher import SWIN_VARIANTS
+
+    for name, variant in SWIN_VARIANTS.items():
+        register_backbone(BackboneInfo(name, variant.paper_params_m, kind="teacher"))
+
+
+_register_swin_teachers()
+
+
 def list_students() -> list[str]:
-    """Names accepted by :func:`build_student`."""
-    return sorted(_STUDENTS)
+    """CNN backbones accepted by :func:`build_student` (any CNN can also serve as a teacher)."""
+    return sorted(name for name, info in _STUDENTS.items() if info.kind == "student")
+
+
+def list_teachers() -> list[str]:
+    """Transformer (Swin) backbones: the same model framework, built by :class:`DisDepthSwin`."""
+    return sorted(name for name, info in _STUDENTS.items() if info.kind == "teacher")
 
 
 def backbone_info(name: str) -> BackboneInfo:
     if name not in _STUDENTS:
-        raise ValueError(f"unsupported backbone {name!r}; supported: {', '.join(list_students())}")
+        raise ValueError(f"unsupported backbone {name!r}; supported: {', '.join(list_students() + list_teachers())}")
     return _STUDENTS[name]
 
 
@@ -75,8 +92,11 @@ def build_student(backbone: str = "efficientnet_b0", lg_conv: bool = True, **cfg
 
 
 def build_student_from_config(cfg: StudentConfig):
-    """Build from a full :class:`StudentConfig` (what checkpoints store)."""
+    """Build from a full :class:`StudentConfig` (what checkpoints store); Swin names give the teacher."""
+    if backbone_info(cfg.backbone).kind == "teacher":
+        from .teacher import DisDepthSwin
+
+        return DisDepthSwin(cfg)
     from .student import DisDepthStudent
 
-    backbone_info(cfg.backbone)
     return DisDepthStudent(cfg)

@@ -8,6 +8,7 @@ which the distillation losses (attentive KD against an acclimated teacher) consu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -30,33 +31,60 @@ class DisDepthStudent(nn.Module):
 
     def __init__(self, cfg: StudentConfig) -> None:
         super().__init__()
-        import timm  # heavy import kept local: the runtime package must not need timm
-
         self.cfg = cfg
-        try:
-            self.backbone = timm.create_model(cfg.backbone, pretrained=False, features_only=True, out_indices=_ALL_STAGES)
-        except RuntimeError as err:  # timm raises RuntimeError for unknown names
-            raise ValueError(f"unknown backbone {cfg.backbone!r}: {err}") from err
-        if cfg.pretrained_backbone:
-            load_pretrained_backbone(self.backbone, cfg.backbone, cfg.pretrained_backbone)
-        info = self.backbone.feature_info
-        self.feature_channels: list[int] = list(info.channels())[_USED_STAGES]
-        self.feature_reductions: list[int] = list(info.reduction())[_USED_STAGES]
-        self.num_lgconv = insert_lgconv(self.backbone, list(info.module_name()), cfg.lg) if cfg.lg_conv else 0
+        self.backbone, self.feature_channels, self.feature_reductions, self.num_lgconv = self.build_backbone(cfg)
         self.decoder = DenseDepthDecoder(self.feature_channels, cfg.decoder)
         self.bin_centers = BinCentersHead(self.decoder.out_channels, cfg.head)
         self.bin_probabilities = BinProbabilityHead(self.decoder.out_channels, cfg.head)
+
+    def build_backbone(self, cfg: StudentConfig) -> tuple[nn.Module, list[int], list[int], int]:
+        """``(backbone, channels, strides, LG-Conv count)`` of the four used stages.
+
+        The one place a subclass changes to put a different encoder (the Swin teacher) in
+        front of exactly the same decoder and heads.
+        """
+        import timm  # heavy import kept local: the runtime package must not need timm
+
+        try:
+            backbone = timm.create_model(cfg.backbone, pretrained=False, features_only=True, out_indices=_ALL_STAGES)
+        except RuntimeError as err:  # timm raises RuntimeError for unknown names
+            raise ValueError(f"unknown backbone {cfg.backbone!r}: {err}") from err
+        if cfg.pretrained_backbone:
+            load_pretrained_backbone(backbone, cfg.backbone, cfg.pretrained_backbone)
+        info = backbone.feature_info
+        channels = list(info.channels())[_USED_STAGES]
+        reductions = list(info.reduction())[_USED_STAGES]
+        num_lgconv = insert_lgconv(backbone, list(info.module_name()), cfg.lg) if cfg.lg_conv else 0
+        return backbone, channels, reductions, num_lgconv
 
     def forward_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         """The four stage features (strides 4, 8, 16, 32) the decoder and distillation use."""
         return list(self.backbone(images))[_USED_STAGES]
 
+    def forward_head(self, features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+        """Decoder + bins heads on stage features (timm's ``forward_head``): what the ghost decoder reuses."""
+        return decode_depth(self.decoder, self.bin_centers, self.bin_probabilities, features, output_size)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor | dict[str, Any]:
         features = self.forward_features(images)
-        decoded = self.decoder(features)
-        centers = self.bin_centers(decoded)
-        depth = logits_to_depth(self.bin_probabilities(decoded), centers)
-        depth = F.interpolate(depth, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        outputs = self.forward_head(features, images.shape[-2:])
         if not self.training:
-            return depth
-        return {"depth": depth, "bin_centers": centers, "features": features, "decoder_feature": decoded}
+            return outputs["depth"]
+        return outputs | {"features": features}
+
+
+def decode_depth(decoder: nn.Module, centers_head: nn.Module, probabilities_head: nn.Module,
+                 features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+    """Stage features -> metric depth at ``output_size`` (default: 4x the stride-4 feature).
+
+    A free function over the three modules, not a method, so the ghost decoder (a frozen copy
+    of these modules) runs literally the same code as the student it shadows.
+    Returns ``depth [B,1,H,W]``, ``bin_centers [B,N]`` and ``decoder_feature`` (stride 2).
+    """
+    if output_size is None:
+        output_size = (features[0].shape[-2] * 4, features[0].shape[-1] * 4)
+    decoded = decoder(features)
+    centers = centers_head(decoded)
+    depth = logits_to_depth(probabilities_head(decoded), centers)
+    depth = F.interpolate(depth, size=(output_size[0], output_size[1]), mode="bilinear", align_corners=False)
+    return {"depth": depth, "bin_centers": centers, "decoder_feature": decoded}

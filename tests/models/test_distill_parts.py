@@ -1,0 +1,134 @@
+"""FAM, LAM, ghost decoder and KD losses: shapes, formulas and where gradients may (not) go."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from disdepth_core.models import build_student
+from disdepth_core.models.fam import FeatureAcclimation
+from disdepth_core.models.ghost import GhostDecoder
+from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
+from disdepth_core.models.lam import LossAttention, LossAttentionModules
+
+TEACHER_CH = [32, 64, 128, 256]
+STUDENT_CH = [24, 40, 112, 160]
+SIZES = [(16, 24), (8, 12), (4, 6), (2, 3)]
+
+
+def teacher_features(batch: int = 2) -> list[torch.Tensor]:
+    return [torch.randn(batch, c, h, w) for c, (h, w) in zip(TEACHER_CH, SIZES)]
+
+
+def test_fam_outputs_student_width_at_student_stride():
+    fam = FeatureAcclimation(TEACHER_CH, STUDENT_CH)
+    out = fam(teacher_features())
+    assert [tuple(o.shape) for o in out] == [(2, c, h, w) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    # A student whose backbone rounds odd sizes differently gets features resized to its grid.
+    resized = fam(teacher_features(), sizes=[(h + 1, w + 1) for h, w in SIZES])
+    assert [tuple(o.shape[-2:]) for o in resized] == [(h + 1, w + 1) for h, w in SIZES]
+    with pytest.raises(ValueError, match="one teacher stage per student stage"):
+        FeatureAcclimation(TEACHER_CH[:3], STUDENT_CH)
+
+
+def test_fam_attention_is_global():
+    """Changing one far-away pixel of the input changes every output pixel (spatial-reduction attention)."""
+    torch.manual_seed(0)
+    fam = FeatureAcclimation([8] * 4, [8] * 4).eval()
+    x = [torch.randn(1, 8, 16, 16) for _ in range(4)]
+    y = [t.clone() for t in x]
+    y[0][..., 15, 15] += 5.0
+    with torch.no_grad():
+        a, b = fam(x)[0], fam(y)[0]
+    assert ((a - b).abs().sum(dim=1)[0, 0, 0] > 0).item()
+
+
+def test_lam_scores_average_one_and_start_near_uniform():
+    torch.manual_seed(0)
+    lam = LossAttention(40)
+    feature = torch.randn(3, 40, 8, 12)
+    weighted, scores = lam(feature)
+    assert scores.shape == (3, 1, 8, 12) and (scores >= 0).all()
+    assert torch.allclose(scores.mean(dim=(1, 2, 3)), torch.ones(3), atol=1e-5)
+    assert torch.allclose(weighted, feature * scores)
+    assert 0.5 < scores.min() and scores.max() < 2.0  # near-identity at initialisation
+
+
+def test_lam_learns_to_silence_useless_pixels():
+    """Trained to keep only the left half of the feature, LAM moves the right half's scores from 1 towards 0."""
+    torch.manual_seed(0)
+    lam = LossAttention(16, head_dim=8)
+    optimizer = torch.optim.Adam(lam.parameters(), lr=5e-2)
+    for _ in range(150):
+        feature = torch.randn(4, 16, 6, 8)
+        feature[:, :4, :, :4] += 3.0  # the left half is recognisable from its content (channels 0-3)
+        target = feature.clone()
+        target[..., 4:] = 0.0
+        target[..., :4] *= 2.0  # scores average 1, so keeping half the pixels doubles their weight
+        weighted, _ = lam(feature)
+        loss = (weighted - target).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    _, scores = lam(feature)
+    assert scores[..., 4:].mean() < 0.3 and scores[..., :4].mean() > 1.7  # from 1.0 and 1.0 at the start
+
+
+def test_lam_modules_per_stage():
+    lam = LossAttentionModules(STUDENT_CH)
+    features = [torch.randn(2, c, h, w) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    weighted, scores = lam(features)
+    assert [s.shape for s in scores] == [(2, 1, h, w) for h, w in SIZES]
+    assert [w.shape for w in weighted] == [f.shape for f in features]
+
+
+def test_ghost_runs_the_students_head_code_frozen_but_passes_gradients():
+    torch.manual_seed(0)
+    student = build_student("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0}).train()
+    ghost = GhostDecoder(student)
+    assert ghost.matches(student)
+    assert not any(p.requires_grad for p in ghost.parameters())
+    x = torch.randn(2, 3, 64, 96)
+    features = [f.detach().requires_grad_(True) for f in student.forward_features(x)]
+    out = ghost(features, x.shape[-2:])
+    reference = student.forward_head(features, x.shape[-2:])
+    assert torch.equal(out["depth"], reference["depth"])
+    out["depth"].mean().backward()
+    assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in features)  # flows through
+    assert all(p.grad is None for p in ghost.parameters())  # never accumulates
+    with torch.no_grad():
+        for p in student.decoder.parameters():
+            p.add_(0.1)
+    assert not ghost.matches(student)
+    ghost.sync_from(student)
+    assert ghost.matches(student)
+
+
+def test_attentive_kd_is_the_documented_formula_and_only_trains_the_student():
+    torch.manual_seed(0)
+    teacher = [torch.randn(2, c, h, w, requires_grad=True) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    student = [torch.randn(2, c, h, w, requires_grad=True) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    scores = [torch.rand(2, 1, h, w, requires_grad=True) for h, w in SIZES]
+    loss = attentive_kd_loss(teacher, student, scores)
+    expected = sum(((m * a - m * s) ** 2).mean() for a, s, m in zip(teacher, student, scores))
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert all(t.grad is None for t in teacher) and all(m.grad is None for m in scores)
+    assert all(s.grad is not None for s in student)
+    plain = attentive_kd_loss(teacher, student)
+    assert torch.allclose(plain, sum(((a - s) ** 2).mean() for a, s in zip(teacher, student)))
+    assert attentive_kd_loss(student, student).item() == 0.0
+    with pytest.raises(ValueError, match="stage 0"):
+        attentive_kd_loss([teacher[0][:, :5]], [student[0]])
+
+
+def test_plain_kd_regresses_student_to_teacher_width():
+    torch.manual_seed(0)
+    kd = FeatureKD(STUDENT_CH, TEACHER_CH)
+    teacher = [t.requires_grad_(True) for t in teacher_features()]
+    student = [torch.randn(2, c, h, w, requires_grad=True) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    loss = kd(teacher, student)
+    loss.backward()
+    assert loss.item() > 0
+    assert all(t.grad is None for t in teacher) and all(s.grad is not None for s in student)
+    assert all(p.grad is not None for p in kd.parameters())

@@ -1,0 +1,92 @@
+"""Paper Table 5: the teacher with its own decoder vs. the acclimated teacher read by the ghost decoder.
+
+    python -m training.ghost_eval --checkpoint runs/paper/t5_kitti_ghost_teacher/last.pt [--max-images N]
+
+Rebuilds the distillation run recorded in the checkpoint (its training config, the teacher from
+``distill.teacher_checkpoint``, the FAM/LAM/ghost weights from the checkpoint) and evaluates, with
+the standard protocol on the config's test split: the teacher as trained (its own decoder), the
+teacher's features through FAM (+ LAM) and the ghost decoder (= the student's decoder at that
+step), and the distilled student, so the three rows come from one file and one protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class GhostTeacher(nn.Module):
+    """Eval-mode depth of teacher -> FAM (-> LAM) -> ghost decoder, the ``evaluate_model`` contract."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module.ghost_teacher_depth(images)
+
+
+def evaluate_ghost_teacher(checkpoint: str, overrides: list[str] | None = None, max_images: int = 0,
+                           device: str = "cpu", progress: bool = False) -> dict[str, dict[str, float]]:
+    """Metrics of ``teacher``, ``ghost_teacher`` and ``student`` for a distillation checkpoint."""
+    from disdepth_core.models.checkpoint import read_checkpoint
+
+    from .config import apply_overrides, train_config_from_dict
+    from .distributed import DistInfo
+    from .evaluate import evaluate_model
+    from .modules import STUDENT, build_training_module
+
+    payload = read_checkpoint(checkpoint)
+    recorded = (payload.get("training_state") or {}).get("train_config")
+    if not recorded:
+        raise ValueError(f"{checkpoint} records no training config: pass a distillation run's last.pt (not a released model)")
+    cfg = train_config_from_dict(apply_overrides(recorded, list(overrides or [])))
+    if not cfg.distill.enabled or cfg.distill.method not in ("disdepth", "fam"):
+        raise ValueError(f"{checkpoint} is not a run with a ghost decoder (distill.enabled={cfg.distill.enabled}, "
+                         f"method={cfg.distill.method!r}); Table 5 needs method disdepth or fam")
+    module = build_training_module(cfg)
+    module.load_trainable_state({STUDENT: payload["state_dict"], **payload["training_state"].get("parts", {})}, str(checkpoint))
+    module = module.to(device).eval()
+    info = DistInfo(device=torch.device(device))
+    rows: dict[str, nn.Module] = {"teacher": module.teacher, "ghost_teacher": GhostTeacher(module), "student": module.student}
+    return {name: evaluate_model(model, cfg.data, dist_info=info, max_images=max_images, progress=progress)
+            for name, model in rows.items()}
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    labels = {"teacher": "Teacher", "ghost_teacher": "Teacher w/ ghost decoder", "student": "Student (distilled)"}
+    lines = ["| Method | Abs Rel | Sq Rel | RMSE | d1 |", "|---|---:|---:|---:|---:|"]
+    for name, metrics in results.items():
+        lines.append(f"| {labels[name]} | {metrics['abs_rel']:.4f} | {metrics['sq_rel']:.4f} | {metrics['rmse']:.4f} | {metrics['d1']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.ghost_eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="a distillation run's last.pt/best.pt (with training state)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the recorded config, e.g. --set data.test_split=... or distill.teacher_checkpoint=...")
+    parser.add_argument("--max-images", type=int, default=0, help="evaluate the first N test images only (0 = all)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+    parser.add_argument("--save-json", default=None, help="also write the three rows' metrics here")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, args.device, not args.no_progress)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    if args.save_json:
+        Path(args.save_json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
