@@ -7,7 +7,7 @@ start with one clear line, not train 25 epochs on a default or crash at the firs
 
 * unknown keys are errors that name the closest valid key (``did you mean 'lr'?``);
 * scalars are type-checked against the field annotation: ``int`` (not bool, not 1.5), ``float``
-  (ints accepted and converted), ``bool`` (only true/false), ``str``, ``X | None``, ``tuple[T, ...]``,
+  (ints and numeric text such as YAML 1.1's ``1e-4`` string accepted and converted), ``bool`` (only true/false), ``str``, ``X | None``, ``tuple[T, ...]``,
   ``list[T]`` and ``dict``; nested dataclass fields recurse;
 * required fields (no default) missing from the mapping are errors naming their path;
 * a dataclass's own ``__post_init__`` still runs, so per-section validation stays with the section.
@@ -103,11 +103,10 @@ def convert_value(annotation: Any, value: Any, path: str) -> Any:
             return int(value)
         raise ConfigError(f"{path} must be an integer, got {_describe(value)}")
     if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, float) and math.isnan(value):
-                raise ConfigError(f"{path} must be a number, got nan")
-            return float(value)
-        raise ConfigError(f"{path} must be a number, got {_describe(value)}")
+        number = _as_float(value)
+        if number is None or math.isnan(number):
+            raise ConfigError(f"{path} must be a number, got {_describe(value)}")
+        return number
     if annotation is str:
         if isinstance(value, str):
             return value
@@ -137,6 +136,21 @@ def dataclass_to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {key: dataclass_to_dict(value) for key, value in obj.items()}
     return obj
+
+
+def _as_float(value: Any) -> float | None:
+    """A number, or text that is one: YAML 1.1 reads ``1e-4`` (no dot) as a string, and users
+    write learning rates exactly like that in files and in ``--set``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _describe(value: Any) -> str:

@@ -29,7 +29,7 @@ may also be such a ``"package.module:function"`` path itself (plugins, tests)::
         def __init__(self, cfg, student, teacher):
             super().__init__(cfg, student)
             self.add_part("teacher", teacher, trainable=False, keep_eval=True, in_checkpoint=False)
-            self.add_part("fam", fams, lr_mult=10.0)
+            self.add_part("fam", fams)                        # lr_mult=k: k x optim.lr for this part
             self.add_part("ghost", ghost, trainable=False)   # gradients flow through, never updated
             self.add_part("lam", lam)
 
@@ -57,7 +57,8 @@ Contract the trainer relies on:
 * ``param_groups(optim_cfg)``: one group per part with trainable parameters, ``lr = optim.lr *
   lr_mult``, tagged with ``"part"``; frozen parts and parameters with ``requires_grad=False``
   are left out. The LR schedule scales every group alike.
-* ``after_step()``: after each optimiser step (also after a step the AMP scaler skipped).
+* ``after_step()``: after each ``scaler.step(optimizer)`` (also when the AMP scaler skipped the
+  update for an overflow); not after a step dropped for a non-finite loss (nothing changed).
 * ``trainable_state()`` / ``load_trainable_state()``: the state of every part registered with
   ``in_checkpoint=True`` (default), keyed by part name; a frozen teacher rebuilt from its own
   file is registered with ``in_checkpoint=False`` to keep checkpoints small. Training

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, TrainingError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before training started", file=sys.stderr)
+        return 130
     try:
         trainer.train()
         # Finish together: a rank that destroys its gloo group while a peer is still inside a

@@ -19,7 +19,9 @@ line, after which the last good checkpoint is still on disk.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import random
 import signal
 import tempfile
@@ -41,7 +43,7 @@ from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
 from disdepth_core.visualize import colorize_depth
 
 from .config import TrainConfig
-from .distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from .distributed import DistInfo, all_reduce_sum, init_distributed
 from .evaluate import evaluate_model
 from .losses import LossTerm
 from .modules import STUDENT, TrainingModule, build_training_module
@@ -114,6 +116,7 @@ class Trainer:
         self.best_abs_rel = math.inf
         self.bad_steps = 0
         self.stop_requested = False
+        self.data_error: DataLoadingError | None = None
         # Restored before anything is saved, so best.pt is only ever replaced by a better score.
         if resume:
             self.load(resume)
@@ -136,8 +139,8 @@ class Trainer:
     def train(self) -> dict[str, float]:
         """Train for the configured epochs; returns the last validation metrics.
 
-        Ctrl-C (SIGINT) stops after the current step, saves ``last.pt`` at that exact step and
-        re-raises ``KeyboardInterrupt``; a second Ctrl-C aborts at once (last checkpoint kept).
+        Ctrl-C (SIGINT) or SIGTERM stops after the current step, saves ``last.pt`` at that exact
+        step and raises ``KeyboardInterrupt``; a second one aborts at once (last checkpoint kept).
         """
         metrics: dict[str, float] = {}
         if self.dist.is_main:
@@ -178,8 +181,9 @@ class Trainer:
         bar = tqdm(total=self.iters_per_epoch, initial=start_step, desc=f"epoch {epoch + 1}/{self.cfg.optim.epochs}",
                    disable=not self.progress, unit="it", dynamic_ncols=True)
         start, seen = time.perf_counter(), 0
-        for index, batch in enumerate(self.batches(), start=start_step):
-            if index >= self.iters_per_epoch or self.should_stop():
+        batches = itertools.islice(self.batches(), self.iters_per_epoch - start_step)
+        for index, batch in enumerate(batches, start=start_step):
+            if self.should_stop():
                 break
             losses = self.step(batch, epoch)
             self.step_in_epoch = index + 1
@@ -193,8 +197,10 @@ class Trainer:
                 self.log_images(batch)
         bar.close()
 
-    def batches(self) -> Iterator[dict[str, Any]]:
-        """The loader's batches; a failing sample becomes one :class:`DataLoadingError` line."""
+    def batches(self) -> Iterator[dict[str, Any] | None]:
+        """The loader's batches. A batch that fails to load records a one-line
+        :class:`DataLoadingError` and yields ``None``; :meth:`should_stop` then raises it on
+        every rank at the same step, so all ranks save and exit together."""
         iterator = iter(self.loader)
         while True:
             try:
@@ -202,10 +208,11 @@ class Trainer:
             except StopIteration:
                 return
             except Exception as err:  # noqa: BLE001 - worker errors arrive re-raised with a traceback text
-                if self.stop_requested:  # Ctrl-C also reaches the workers; stop, do not report it
-                    return
-                raise DataLoadingError(f"loading training data failed at epoch {self.epoch + 1} step {self.step_in_epoch}: "
-                                       f"{last_line(err)}") from err
+                if not self.stop_requested:  # Ctrl-C also reaches the workers: not a data error
+                    self.data_error = DataLoadingError(f"loading training data failed at epoch {self.epoch + 1} "
+                                                       f"step {self.step_in_epoch}: {last_line(err)}")
+                yield None
+                return
             yield batch
 
     def step(self, batch: dict[str, Any], epoch: int) -> dict[str, float]:
@@ -264,29 +271,46 @@ class Trainer:
 
     # ---------------------------------------------------------------- interruption
     def install_interrupt_handler(self) -> Callable[[], None]:
-        """First SIGINT: finish this step, then save and stop. Second: abort immediately.
+        """First SIGINT/SIGTERM: finish this step, then save and stop. A second one: abort at once.
 
-        Returns the function that puts the previous handler back."""
+        SIGTERM is what torchrun and cluster schedulers send before killing a job, so it gets the
+        same "save at this step" treatment as Ctrl-C. Returns the function that restores the
+        previous handlers.
+        """
         if threading.current_thread() is not threading.main_thread():
             return lambda: None  # signals only reach the main thread
+        owner = os.getpid()
 
         def request_stop(signum: int, frame: Any) -> None:
+            if os.getpid() != owner:
+                # A forked DataLoader worker inherited this handler: Ctrl-C is the main process's
+                # business (the worker keeps serving it batches); SIGTERM must still end the worker.
+                if signum == signal.SIGTERM:
+                    signal.signal(signum, signal.SIG_DFL)
+                    os.kill(os.getpid(), signum)
+                return
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
             if self.dist.is_main:
-                print("\n[train] Ctrl-C: saving after this step (press again to abort without saving)", flush=True)
+                print(f"\n[train] {signal.Signals(signum).name}: saving after this step (again to abort without saving)", flush=True)
 
-        previous = signal.signal(signal.SIGINT, request_stop)
-        return lambda: signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+        previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+        return restore
 
     def should_stop(self) -> bool:
-        """Whether any rank was interrupted (all ranks must stop at the same step)."""
-        if not self.dist.enabled:
-            return self.stop_requested
-        flag = torch.tensor([float(self.stop_requested)], device=self.dist.device)
-        all_reduce_sum(flag, self.dist)
-        self.stop_requested = bool(flag.item() > 0)
+        """Whether to stop before this step: an interrupt on any rank (all ranks stop at the same
+        step), or a data error on any rank (raised on every rank, so none waits in a collective)."""
+        flags = torch.tensor([float(self.stop_requested), float(self.data_error is not None)], device=self.dist.device)
+        all_reduce_sum(flags, self.dist)
+        if flags[1].item() > 0:
+            raise self.data_error or DataLoadingError("another process could not load its training data (see its error)")
+        self.stop_requested = bool(flags[0].item() > 0)
         return self.stop_requested
 
     # ---------------------------------------------------------------- logging
@@ -347,24 +371,26 @@ class Trainer:
         :class:`CheckpointWriteError` on every rank, so no rank waits forever at a barrier.
         """
         rng = gather_rng_states(self.dist)  # a collective: every rank takes part
+        abs_rel = metrics.get("abs_rel", math.inf)
+        improved = abs_rel < self.best_abs_rel
+        best_before, self.best_abs_rel = self.best_abs_rel, min(self.best_abs_rel, abs_rel)
         failure = ""
         if self.dist.is_main:
-            state = self.training_state(metrics, epoch_complete, rng)
             meta = self.checkpoint_meta() | {"epoch": self.epoch, "metrics": dict(metrics)}
-            abs_rel = metrics.get("abs_rel", math.inf)
             try:
-                save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta, training_state=state)
-                if abs_rel < self.best_abs_rel:
+                # best.pt first: last.pt then records a best score that best.pt really holds.
+                if improved:
                     save_checkpoint(self.out_dir / "best.pt", self.model, self.cfg.model, meta)
-                    self.best_abs_rel = abs_rel
+                save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta,
+                                training_state=self.training_state(metrics, epoch_complete, rng))
             except OSError as err:
                 failure = (f"cannot write a checkpoint in {self.out_dir}: {err.strerror or err}; "
                            f"the previous checkpoint there is intact (free space or change log.out_dir, then --resume)")
         failed = torch.tensor([float(bool(failure))], device=self.dist.device)
-        all_reduce_sum(failed, self.dist)
+        all_reduce_sum(failed, self.dist)  # also keeps the ranks together, like a barrier
         if failed.item() > 0:
+            self.best_abs_rel = best_before
             raise CheckpointWriteError(failure or "rank 0 could not write a checkpoint; see its error")
-        barrier(self.dist)
 
     def load(self, path: str) -> None:
         """Resume every part, optimiser, schedule, scaler, counters, RNG and sampler position."""

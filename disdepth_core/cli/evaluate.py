@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint (.pt or .safetensors)")
     parser.add_argument("--flip-tta", action="store_true", help="average with the flipped prediction of the flipped image")
     parser.add_argument("--max-images", type=int, default=0, help="evaluate only the first N images (0 = all)")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     parser.add_argument("--save-json", default=None, help="write the metrics (and settings) to this JSON file")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override config values")
     parser.add_argument("--no-progress", action="store_true")
@@ -20,19 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    import torch
-
     from disdepth_core.metrics import format_metrics_table
     from disdepth_core.models.checkpoint import load_student
     from training.config import load_train_config
+    from training.distributed import resolve_device
     from training.evaluate import evaluate_model
 
+    device = resolve_device(args.device)  # a clear error for --device tpu / cuda without CUDA
     cfg = load_train_config(args.config, args.overrides)
-    device = "cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device)
     model, meta = load_student(args.checkpoint, device=device)
     from training.distributed import DistInfo
 
-    metrics = evaluate_model(model, cfg.data, flip_tta=args.flip_tta, dist_info=DistInfo(device=torch.device(device)),
+    metrics = evaluate_model(model, cfg.data, flip_tta=args.flip_tta, dist_info=DistInfo(device=device),
                              max_images=args.max_images, progress=not args.no_progress)
     print(f"checkpoint {args.checkpoint} on {cfg.data.name} test split ({cfg.data.test_split}), crop={cfg.data.eval_crop}, flip_tta={args.flip_tta}")
     print(format_metrics_table(metrics))

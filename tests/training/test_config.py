@@ -103,3 +103,13 @@ def test_required_dataset_keys_and_dataset_validation_are_reported(tmp_path):
         train_config_from_dict({"data": {"name": "folder"}})
     with pytest.raises(ConfigError, match="unknown dataset name"):
         train_config_from_dict({"data": {"name": "kity", "data_root": "x"}})
+
+
+def test_exponent_notation_without_a_dot_is_a_number(tmp_path):
+    """PyYAML (YAML 1.1) reads 1e-4 as text; a learning rate written that way must still work."""
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(_base(tmp_path)) + "optim: {lr: 1e-4}\n")
+    assert yaml.safe_load((tmp_path / "c.yaml").read_text())["optim"]["lr"] == "1e-4"
+    assert load_train_config(tmp_path / "c.yaml").optim.lr == 1e-4
+    assert load_train_config(tmp_path / "c.yaml", ["optim.weight_decay=5e-3"]).optim.weight_decay == 5e-3
+    with pytest.raises(ConfigError, match="must be a number, got 'nan'"):
+        load_train_config(tmp_path / "c.yaml", ["optim.lr=nan"])

@@ -20,7 +20,7 @@ from training.trainer import Trainer
 
 def _cfg(root, out, **distill):
     data = tiny_train_config(root, out)
-    data["log"]["tensorboard"] = False
+    data["log"].update({"tensorboard": False, "val_every": 0})
     if distill:
         data["distill"] = {"enabled": True, "method": METHOD, **distill}
     return train_config_from_dict(data)

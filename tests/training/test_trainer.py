@@ -78,19 +78,33 @@ def test_cli_user_errors_are_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_processes_gloo(synthetic_root, tmp_path):
-    """Two CPU processes through torchrun with the gloo backend, as multi-GPU runs use NCCL."""
+    """Two CPU processes through torchrun with the gloo backend, as multi-GPU runs use NCCL.
+
+    DDP wraps the whole composite: a test-only trainable part besides the student (an adapter
+    with its own data-dependent loss, tests/training/extra_part.py) must end identical on both
+    ranks although each rank saw different samples, i.e. its gradients were all-reduced.
+    """
+    from tests.training.extra_part import METHOD, build_with_adapter
+
     config = tmp_path / "ddp.yaml"
     data = tiny_train_config(synthetic_root, tmp_path / "ddp")
     data["optim"]["batch_size"] = 2
+    data["distill"] = {"enabled": True, "method": METHOD, "kd_start_epoch": 0}
     config.write_text(yaml.safe_dump(data))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m", "training.train", "--config", str(config), "--device", "cpu", "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "2 process(es)" in out.stdout
+    assert "2 process(es)" in out.stdout and "parts: student, adapter, frozen" in out.stdout
     state = read_checkpoint(tmp_path / "ddp" / "last.pt")["training_state"]
     assert state["global_step"] == 2 and state["metrics"]["n_images"] == 6
+    rank0, rank1 = (torch.load(tmp_path / "ddp" / f"adapter_rank{r}.pt")["weight"] for r in (0, 1))
+    assert torch.equal(rank0, rank1) and torch.equal(rank0, state["parts"]["adapter"]["weight"])
+    torch.manual_seed(0)  # rank 0's initial weights (seed + rank), broadcast by DDP at start
+    initial = build_with_adapter(train_config_from_dict(data)).parts["adapter"].weight
+    assert not torch.allclose(rank0, initial)  # it did train
+    assert len(state["rng"]) == 2  # each rank's RNG state is kept for an exact resume
 
 
 def test_eval_cli_writes_json(synthetic_root, tmp_path):
@@ -106,3 +120,40 @@ def test_eval_cli_writes_json(synthetic_root, tmp_path):
     result = json.loads(out_json.read_text())
     assert result["flip_tta"] is True and result["metrics"]["n_images"] == 6
     assert set(result["metrics"]) >= {"abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog", "d1", "d2", "d3"}
+
+
+# Rank 1's data breaks at its second batch; rank 0's is fine.
+BREAK_RANK1 = """
+import os, sys
+from disdepth_core.data.depth_dataset import DepthDataset
+original, calls = DepthDataset.__getitem__, []
+def getitem(self, index):
+    if self.mode == "train" and os.environ["RANK"] == "1":
+        calls.append(index)
+        if len(calls) > 3:  # one sample read at start + one batch of 2
+            raise OSError("corrupt file on rank 1")
+    return original(self, index)
+DepthDataset.__getitem__ = getitem
+from training.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_ddp_data_error_on_one_rank_stops_all_ranks_at_the_same_step(synthetic_root, tmp_path):
+    """No rank may wait forever in a collective: the error is exchanged before each step."""
+    config = tmp_path / "ddp.yaml"
+    data = tiny_train_config(synthetic_root, tmp_path / "ddp", batch_size=2, max_iters_per_epoch=3)
+    data["log"].update({"tensorboard": False, "val_every": 0})
+    config.write_text(yaml.safe_dump(data))
+    script = tmp_path / "break_rank1.py"
+    script.write_text(BREAK_RANK1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29534",
+           str(script), "--config", str(config), "--device", "cpu", "--no-progress"]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+    assert out.returncode != 0
+    assert "error: loading training data failed at epoch 1 step 1: OSError: corrupt file on rank 1" in out.stderr
+    assert "error: another process could not load its training data" in out.stderr  # rank 0, same step
+    state = read_checkpoint(tmp_path / "ddp" / "last.pt")["training_state"]
+    assert (state["epoch"], state["step_in_epoch"], state["global_step"]) == (0, 1, 1)
