@@ -49,7 +49,7 @@ for _info in (
 
 
 def _register_swin_teachers() -> None:
-    from .teacher import SWIN_VARIANTS
+    from .swin_variants import SWIN_VARIANTS
 
     for name, variant in SWIN_VARIANTS.items():
         register_backbone(BackboneInfo(name, variant.paper_params_m, kind="teacher"))

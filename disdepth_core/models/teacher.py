@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,35 +44,10 @@ from torch import nn
 from .config import StudentConfig
 from .pretrained import load_backbone_state, read_state_dict
 from .student import DisDepthStudent
+from .swin_variants import SWIN_VARIANTS, SwinVariant, is_swin  # noqa: F401 (re-exported)
 
 # Patch 4 and three 2x2 patch mergings: the input must divide by 4 * 2^3 for exact strides.
 SWIN_INPUT_MULTIPLE = 32
-
-
-@dataclass(frozen=True)
-class SwinVariant:
-    """A named Swin encoder: the timm architecture plus keyword overrides (depths, widths)."""
-
-    timm_name: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    paper_params_m: float | None = None
-
-
-SWIN_VARIANTS: dict[str, SwinVariant] = {
-    # The paper's teacher (Tables 1-3, 5): ImageNet-22k Swin-L, window 12 (see module docstring).
-    "swin_large_patch4_window12_384": SwinVariant("swin_large_patch4_window12_384", paper_params_m=237.0),
-    "swin_base_patch4_window12_384": SwinVariant("swin_base_patch4_window12_384"),
-    # A GPU-friendly teacher for quick experiments.
-    "swin_tiny_patch4_window7_224": SwinVariant("swin_tiny_patch4_window7_224"),
-    # CPU-sized Swin for tests and the synthetic ablation: the Swin-T architecture with one block
-    # per stage except two in stage 3, width 32 -> 256 (1.4 M encoder parameters).
-    "swin_nano_patch4_window7": SwinVariant(
-        "swin_tiny_patch4_window7_224", {"depths": (1, 1, 2, 1), "embed_dim": 32, "num_heads": (1, 2, 4, 8)}),
-}
-
-
-def is_swin(backbone: str) -> bool:
-    return backbone in SWIN_VARIANTS
 
 
 class SwinFeatures(nn.Module):
