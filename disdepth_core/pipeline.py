@@ -137,10 +137,7 @@ class FramePipeline:
         """``input_hw`` overrides the network input size for this frame (full-resolution evaluation)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        batch, transform = preprocess_rgb(rgb, input_hw or self.input_hw, self.metadata, config.resize_mode)
-        t1 = time.perf_counter()
-        raw = self.runtime.infer(batch)
-        t2 = time.perf_counter()
+        # Intrinsics first: a frame with unusable K is refused before it costs an inference.
         K_cam, camera_warning = None, ""
         if camera is not None:
             K, info_hw = camera
@@ -149,6 +146,10 @@ class FramePipeline:
                 raise image_decoding.BadMessageError(f"camera_info: {problem}")
             camera_warning = aspect_mismatch(tuple(info_hw), rgb.shape[:2]) or ""
             K_cam = K if tuple(info_hw) == rgb.shape[:2] else scale_intrinsics(K, info_hw, rgb.shape[:2])
+        batch, transform = preprocess_rgb(rgb, input_hw or self.input_hw, self.metadata, config.resize_mode)
+        t1 = time.perf_counter()
+        raw = self.runtime.infer(batch)
+        t2 = time.perf_counter()
         factor = self._focal_factor(K_cam, transform, config)
         if factor != 1.0:
             raw = raw * np.float32(factor)

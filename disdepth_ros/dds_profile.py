@@ -24,12 +24,13 @@ from typing import Mapping, Optional
 PROFILE_FILE = "fastdds_large_data.xml"
 PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")  # Fast DDS 3.x, 2.x (Humble)
 
+SWITCH_VAR = "DISDEPTH_DDS_PROFILE"
+FAST_DDS_RMWS = ("", "rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp")
+
 
 def profile_var(environ: Mapping[str, str]) -> str:
     """Humble's Fast DDS 2.x reads FASTRTPS_DEFAULT_PROFILES_FILE; newer ones FASTDDS_... (and warn on the old name)."""
     return PROFILE_VARS[1] if environ.get("ROS_DISTRO", "").lower() == "humble" else PROFILE_VARS[0]
-SWITCH_VAR = "DISDEPTH_DDS_PROFILE"
-FAST_DDS_RMWS = ("", "rmw_fastrtps_cpp", "rmw_fastrtps_dynamic_cpp")
 
 
 def profile_candidates() -> list[Path]:

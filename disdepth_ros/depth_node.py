@@ -66,7 +66,8 @@ class DepthNode(Node):
         if problems:
             self.runtime.close()
             raise ConfigError("invalid parameters: " + "; ".join(problems))
-        self.k_in_use = "none yet (no valid camera_info received)"
+        # (K, depth size, camera_info size) of the last frame; formatted only at diagnostics time (~1 Hz)
+        self.k_in_use: Optional[tuple[np.ndarray, tuple[int, ...], tuple[int, int]]] = None
         self.latency = LatencyStats()
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self.mailbox: LatestMailbox = LatestMailbox()
@@ -264,7 +265,7 @@ class DepthNode(Node):
         if result.camera_warning:
             self.get_logger().warning(result.camera_warning, throttle_duration_sec=10.0)
         if result.depth_K is not None:
-            self.k_in_use = self._describe_k(result.depth_K, result.depth.shape, camera[1])
+            self.k_in_use = (result.depth_K, result.depth.shape, camera[1])
         start = time.perf_counter()
         header = msg.header
         self.depth_pub.publish(messages.depth_to_image(result.depth, header, values["output_encoding"]))
@@ -307,10 +308,11 @@ class DepthNode(Node):
             have_camera_info=self.camera is not None, want_points=self.config.points,
             latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
             expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, **self._take_counts())
+        k_in_use = self._describe_k(*self.k_in_use) if self.k_in_use else "none yet (no valid camera_info received)"
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
                                   message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values]
-                                  + [KeyValue(key="intrinsics in use", value=self.k_in_use)])
+                                  + [KeyValue(key="intrinsics in use", value=k_in_use)])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
