@@ -6,7 +6,7 @@
 Each model is evaluated on the real frames of its own kind (indoor models on TUM, SUN3D and
 Kinect v2; outdoor models on the KITTI frame with projected LiDAR), with the standard protocol
 (pred clamped to [min, max], valid GT strictly inside it, Garg crop for KITTI) through the
-same steps as the node (``disdepth_core.image_depth``: focal rescale where intrinsics are
+same steps as the node (``disdepth_core.evaluation.Predictor``: focal rescale where intrinsics are
 published). The constant baseline predicts one number for every pixel: the median GT depth
 of that frame (the best constant for abs_rel, and one a monocular model cannot know). The
 raw NYU frame's depth is not registered to its colour image, so it is only a range check
@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disdepth_core.data.realdata import INDOOR, OUTDOOR, find_realdata_root, load_real_frames  # noqa: E402
-from disdepth_core.image_depth import predict_depth  # noqa: E402
+from disdepth_core.evaluation import Predictor  # noqa: E402
 from disdepth_core.metrics import compute_depth_metrics  # noqa: E402
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1")
@@ -46,9 +46,12 @@ def evaluate_model(model_path: str | Path, realdata: Path) -> list[dict]:
     meta = runtime.metadata
     scene = model_scene(runtime)
     crop = "garg" if scene == OUTDOOR else None
+    # The one evaluator's predictor: the node's resize and focal rescale (where K is known),
+    # without the node's range mask, so the protocol (not NaN handling) clamps the prediction.
+    predictor = Predictor(runtime, focal_rescale=True)
     rows = []
     for frame in load_real_frames(realdata, scene):
-        pred = predict_depth(runtime, frame.rgb, frame.K)
+        pred = predictor(frame.rgb, frame.K)
         gt = frame.depth
         valid = (gt > meta.min_depth) & (gt < meta.max_depth)
         if crop == "garg":

@@ -206,3 +206,32 @@ def focal_rescale_factor(focal_camera: float, focal_train: float) -> float:
     if not (math.isfinite(fc) and math.isfinite(ft) and fc > 0.0 and ft > 0.0):
         raise ValueError(f"focal lengths must be finite and > 0, got {focal_camera}, {focal_train}")
     return fc / ft
+
+
+def depth_to_millimetres(depth: np.ndarray) -> np.ndarray:
+    """Metres (NaN invalid) -> uint16 millimetres with 0 = no data, the 16UC1 / PNG convention.
+
+    NaN, non-positive depths and anything beyond 65.535 m all become 0, so a consumer never
+    mistakes an invalid pixel for a close one. One implementation for the node's 16UC1 output,
+    bag writing and ``disdepth predict``'s PNGs.
+    """
+    with np.errstate(invalid="ignore"):
+        mm = np.rint(np.asarray(depth) * 1000.0)  # in the input's precision, as the node always rounded
+        mm[~((mm > 0) & (mm <= 65535))] = 0
+    return mm.astype(np.uint16)
+
+
+def write_ply(path, xyz: np.ndarray, rgb: np.ndarray) -> int:
+    """Binary little-endian PLY of the finite points of ``xyz [...,3]`` with colours ``rgb [...,3]``; returns the count."""
+    valid = np.isfinite(xyz).all(axis=-1)
+    points, colors = xyz[valid].astype("<f4"), rgb[valid].astype(np.uint8)
+    record = np.empty(len(points), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+    record["x"], record["y"], record["z"] = points[:, 0], points[:, 1], points[:, 2]
+    record["r"], record["g"], record["b"] = colors[:, 0], colors[:, 1], colors[:, 2]
+    header = ("ply\nformat binary_little_endian 1.0\n"
+              f"element vertex {len(points)}\nproperty float x\nproperty float y\nproperty float z\n"
+              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
+    with open(path, "wb") as f:
+        f.write(header.encode("ascii"))
+        f.write(record.tobytes())
+    return len(points)

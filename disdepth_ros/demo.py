@@ -19,21 +19,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-
-def write_ply(path: Path, xyz: np.ndarray, rgb: np.ndarray) -> int:
-    """Binary little-endian PLY of the finite points with their colours; returns the count."""
-    valid = np.isfinite(xyz).all(axis=-1)
-    points, colors = xyz[valid].astype("<f4"), rgb[valid].astype(np.uint8)
-    record = np.empty(len(points), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
-    record["x"], record["y"], record["z"] = points[:, 0], points[:, 1], points[:, 2]
-    record["r"], record["g"], record["b"] = colors[:, 0], colors[:, 1], colors[:, 2]
-    header = ("ply\nformat binary_little_endian 1.0\n"
-              f"element vertex {len(points)}\nproperty float x\nproperty float y\nproperty float z\n"
-              "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n")
-    with open(path, "wb") as f:
-        f.write(header.encode("ascii"))
-        f.write(record.tobytes())
-    return len(points)
+from disdepth_core.geometry import write_ply
 
 
 def _model_range(model_path: str) -> tuple[float, float]:

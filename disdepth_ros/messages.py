@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
-from disdepth_core.geometry import as_intrinsics
+from disdepth_core.geometry import as_intrinsics, depth_to_millimetres
 from disdepth_core.image_decoding import (  # noqa: F401  (re-exported: the node and tools decode through here)
     ENCODINGS,
     BadMessageError,
@@ -91,10 +91,7 @@ def depth_to_image(depth: np.ndarray, header, encoding: str = "32FC1") -> Image:
         return array_to_image(depth.astype(np.float32, copy=False), "32FC1", header)
     if encoding != "16UC1":
         raise ValueError(f"depth encoding must be 32FC1 or 16UC1, got {encoding!r}")
-    with np.errstate(invalid="ignore"):
-        mm = np.rint(depth * 1000.0)
-        mm[~((mm > 0) & (mm <= 65535))] = 0  # NaN, <= 0 and beyond 65.5 m are all "no data"
-    return array_to_image(mm.astype(np.uint16), "16UC1", header)
+    return array_to_image(depth_to_millimetres(depth), "16UC1", header)
 
 
 def point_fields(rgb: bool, step_floats: Optional[int] = None) -> list[PointField]:

@@ -89,10 +89,9 @@ class MessageFactory:
         """32FC1 metres (NaN invalid) or 16UC1 millimetres (0 invalid), as the node publishes."""
         if encoding == "32FC1":
             return self.image(depth_m.astype("<f4"), "32FC1", header)
-        with np.errstate(invalid="ignore"):
-            mm = np.rint(np.asarray(depth_m, np.float64) * 1000.0)
-            mm[~((mm > 0) & (mm <= 65535))] = 0
-        return self.image(mm.astype("<u2"), "16UC1", header)
+        from disdepth_core.geometry import depth_to_millimetres
+
+        return self.image(depth_to_millimetres(depth_m).astype("<u2", copy=False), "16UC1", header)
 
     def compressed(self, data: bytes | np.ndarray, fmt: str, header: Any) -> Any:
         return self._Compressed(header=header, format=fmt, data=np.frombuffer(bytes(data), dtype=np.uint8))

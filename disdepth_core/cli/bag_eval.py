@@ -8,18 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import non_negative_int
+from .arg_types import non_negative_float, non_negative_int
 from .predictor_options import add_predictor_arguments, build_predictor
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from disdepth_core.bags.report import write_report
     from disdepth_core.metrics import format_metrics_table
 
+    from . import UserError
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():  # before any model is loaded or frame evaluated
+        raise UserError(f"--out {out} is an existing file; give a folder")
     models = [(Path(args.model).name, build_predictor(args.model, args))]
     if args.compare:
         label = Path(args.compare).name

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from .arg_types import non_negative_float, positive_float
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="rosbag2 folder (or its .db3/.mcap file)")
-    parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1.0: recorded timing)")
+    parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor (default 1.0: recorded timing)")
     parser.add_argument("--loop", action="store_true", help="start again at the end (Ctrl-C stops)")
     parser.add_argument("--topics", nargs="+", default=None, help="only these topics (default: all)")
-    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait after creating the publishers (discovery)")
+    parser.add_argument("--delay", type=non_negative_float, default=0.0, help="seconds to wait after creating the publishers (discovery)")
     parser.add_argument("--qos", choices=("reliable", "best_effort"), default="reliable",
                         help="publisher reliability (reliable reaches best-effort and reliable subscribers)")
 

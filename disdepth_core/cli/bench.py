@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 
 from .arg_types import non_negative_int, positive_int
+from .predictor_options import BACKEND_CHOICES
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,15 +64,29 @@ def _artifact_for(model: Path, backend: str, input_hw: tuple[int, int] | None, t
 
 
 def _runtime_options(backend: str, threads: int, args: argparse.Namespace | None = None) -> dict[str, Any]:
+    """Backend options from the command line; a speed option the backend does not have is an error, not ignored."""
+    from . import UserError
+
     options: dict[str, Any] = {}
     if threads and backend in ("onnxruntime", "openvino"):
         options["threads"] = threads
-    if backend == "openvino" and args is not None:
-        precision = getattr(args, "precision", "fp32")
-        options["precision"] = precision if precision in ("fp32", "bf16") else "fp32"
-    if backend == "torch" and args is not None:
-        options.update(precision=getattr(args, "precision", "fp32"), channels_last=bool(getattr(args, "channels_last", False)),
+    if args is None:
+        return options
+    precision = getattr(args, "precision", "fp32")
+    torch_only = [flag for flag, on in (("--channels-last", getattr(args, "channels_last", False)),
+                                        ("--cuda-graph", getattr(args, "cuda_graph", False)),
+                                        ("--compile", getattr(args, "compile", False))) if on]
+    if backend == "torch":
+        options.update(precision=precision, channels_last=bool(getattr(args, "channels_last", False)),
                        cuda_graph=bool(getattr(args, "cuda_graph", False)), compile=bool(getattr(args, "compile", False)))
+        return options
+    if torch_only:
+        raise UserError(f"{', '.join(torch_only)} apply to the torch backend only, not {backend}")
+    if backend == "openvino":
+        options["precision"] = precision  # the backend refuses fp16 with its own message
+    elif precision != "fp32":
+        raise UserError(f"--precision {precision} applies to the torch and openvino backends, not {backend} "
+                        "(TensorRT precision is chosen when the engine is built: disdepth export --precision)")
     return options
 
 

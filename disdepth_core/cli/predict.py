@@ -6,7 +6,7 @@ For every frame it writes ``NAME_depth.png`` (uint16 millimetres, 0 = no depth: 
 RGB-D convention), ``NAME_depth_color.png`` (a preview) and, when the intrinsics are given,
 ``NAME.ply`` (coloured points in the camera frame, metres) and depth rescaled for the focal
 length (a monocular net reads depth from apparent size). Unreadable files in a folder are
-skipped and counted; the same steps as the ROS node are used (``disdepth_core.image_depth``).
+skipped and counted; the ROS node's own frame pipeline is used (``disdepth_core.pipeline``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Iterator
 import numpy as np
 
 from . import UserError
+from .arg_types import positive_int
+from .predictor_options import BACKEND_CHOICES
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
@@ -29,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="outputs/predict", help="output folder (default: outputs/predict)")
     for name in ("fx", "fy", "cx", "cy"):
         parser.add_argument(f"--{name}", type=float, default=None, help=f"camera {name} in pixels of the input images")
-    parser.add_argument("--backend", default="auto", help="runtime backend: auto, torch, onnxruntime, tensorrt")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="runtime backend (auto: from the file type)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--every", type=int, default=1, help="videos: use every N-th frame (default 1)")
+    parser.add_argument("--every", type=positive_int, default=1, help="videos: use every N-th frame (>= 1, default 1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -48,11 +50,13 @@ def intrinsics_from_args(args: argparse.Namespace) -> np.ndarray | None:
 
 
 def read_rgb(path: Path) -> np.ndarray | None:
-    """uint8 RGB of an image file, or None when OpenCV cannot decode it."""
-    import cv2
+    """uint8 RGB of an image file (the datasets' reader), or None when it cannot be decoded."""
+    from disdepth_core.data.io import read_rgb as read_image_rgb
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        return read_image_rgb(path)
+    except (ValueError, OSError):
+        return None
 
 
 def video_frames(path: Path, every: int) -> tuple[Iterator[tuple[str, np.ndarray]], int]:
@@ -85,12 +89,10 @@ def write_outputs(out_dir: Path, name: str, rgb: np.ndarray, depth: np.ndarray, 
     """Depth PNG (mm), preview and (with K) PLY; returns the number of points written."""
     import cv2
 
-    from disdepth_core.geometry import depth_to_points
+    from disdepth_core.geometry import depth_to_millimetres, depth_to_points, write_ply
     from disdepth_core.visualize import colorize_depth
-    from disdepth_ros.demo import write_ply
 
-    finite = np.isfinite(depth)
-    millimetres = np.where(finite, np.clip(np.round(np.nan_to_num(depth) * 1000.0), 0, 65535), 0).astype(np.uint16)
+    millimetres = depth_to_millimetres(depth)
     if not cv2.imwrite(str(out_dir / f"{name}_depth.png"), millimetres):
         raise OSError(f"cannot write {out_dir / (name + '_depth.png')}")
     preview = colorize_depth(depth, min_depth, max_depth)
@@ -104,14 +106,12 @@ def write_outputs(out_dir: Path, name: str, rgb: np.ndarray, depth: np.ndarray, 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from disdepth_core.image_depth import predict_depth
+    from disdepth_core.pipeline import FramePipeline, PipelineConfig
     from disdepth_core.runtime import load_runtime
 
     source = Path(args.input)
     if not source.exists():
         raise FileNotFoundError(f"input not found: {source}")
-    if args.every < 1:
-        raise UserError(f"--every must be >= 1, got {args.every}")
     K = intrinsics_from_args(args)
     skipped: list[str] = []
     if source.is_dir():
@@ -138,14 +138,22 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"cannot read {source} as an image (unsupported or corrupt file)")
         frames, total, show_bar = iter([(source.stem, rgb)]), 1, False
 
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is an existing file; give a folder")
     runtime = load_runtime(args.model, backend=args.backend, device=args.device)
     meta = runtime.metadata
-    out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The node's own frame path (resize, focal rescale with K, the model's depth range), built once.
+    pipeline = FramePipeline(runtime)
+    config = PipelineConfig(points=False, focal_rescale=K is not None)
+    camera = None
     written = points = 0
     with runtime, tqdm(total=total or None, disable=args.no_progress or not show_bar, desc="predict", unit="frame") as bar:
         for name, rgb in frames:
-            depth = predict_depth(runtime, rgb, K)
+            if K is not None:
+                camera = (K, rgb.shape[:2])
+            depth = pipeline.process_rgb(rgb, camera, config).depth
             points += write_outputs(out_dir, name, rgb, depth, K, meta.min_depth, meta.max_depth)
             written += 1
             bar.update(1)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
+from disdepth_core.runtime.loader import BACKENDS
+
+# Every runtime load_runtime knows, plus "auto" (from the file type): one list for every command.
+BACKEND_CHOICES = ("auto", *BACKENDS)
 
 
 def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arg_types import non_negative_int, positive_int
+from .arg_types import non_negative_int, positive_float, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder; datasets go to OUT/nyu and OUT/kitti")
     parser.add_argument("--bag", default=None, metavar="OUT_BAG", help="write the test frames as a rosbag2 instead of a dataset")
     parser.add_argument("--storage", choices=["sqlite3", "mcap"], default="sqlite3", help="--bag storage format")
-    parser.add_argument("--rate", type=float, default=10.0, help="--bag camera rate in Hz")
+    parser.add_argument("--rate", type=positive_float, default=10.0, help="--bag camera rate in Hz (> 0)")
     parser.add_argument("--depth-encoding", choices=["16UC1", "32FC1"], default="16UC1",
                         help="--bag ground truth: 16UC1 millimetres (like RGB-D drivers) or 32FC1 metres")
     parser.add_argument("--dataset", choices=["nyu", "kitti", "both"], default="both", help="which scene kind(s) to render")

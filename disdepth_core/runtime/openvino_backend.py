@@ -21,6 +21,7 @@ Runtime backend.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,9 @@ class OpenVinoRuntime(DepthRuntime):
             import openvino as ov
         except ImportError as err:
             raise ModelLoadError(f"openvino is not installed, cannot load {path} (pip install 'disdepth_ros[openvino]'): {err}") from err
+        if Path(path).suffix.lower() != ".onnx":
+            raise ModelLoadError(f"the openvino backend loads .onnx files, not {path}: export one first "
+                                 "(disdepth export --checkpoint MODEL --format onnx --output model.onnx)")
         if precision not in PRECISIONS:
             raise ModelLoadError(f"the openvino backend runs fp32 or bf16 (bf16 body, fp32 bins head), got precision {precision!r}")
         core = ov.Core()

@@ -109,4 +109,4 @@ def test_negative_counts_are_rejected(tiny_checkpoint, tmp_path, capsys):
     assert "argument --max-images: -3 is out of range: expected an integer >= 0" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bag-eval", "x", "--model", "m.pt", "--image-topic", "/i", "--max-dt", "-1"])
-    assert "argument --max-dt: must be >= 0" in capsys.readouterr().err
+    assert "argument --max-dt: -1 is out of range: expected a finite number >= 0" in capsys.readouterr().err

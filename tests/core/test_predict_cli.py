@@ -24,7 +24,7 @@ def _ply_count(path) -> int:
 
 
 def test_folder_writes_mm_depth_previews_and_clouds_and_skips_unreadable(tmp_path, tiny_checkpoint, capsys):
-    from disdepth_core.image_depth import predict_depth
+    from disdepth_core.pipeline import FramePipeline, PipelineConfig
     from disdepth_core.runtime import load_runtime
 
     frames = _write_images(tmp_path / "in", 2)
@@ -41,7 +41,7 @@ def test_folder_writes_mm_depth_previews_and_clouds_and_skips_unreadable(tmp_pat
     for i, rgb in enumerate(frames):
         png = cv2.imread(str(out / f"frame{i}_depth.png"), cv2.IMREAD_UNCHANGED)
         assert png.dtype == np.uint16 and png.shape == (60, 80)
-        expected = predict_depth(runtime, rgb, Kmat)
+        expected = FramePipeline(runtime).process_rgb(rgb, (Kmat, rgb.shape[:2]), PipelineConfig(points=False, focal_rescale=True)).depth
         assert np.abs(png.astype(np.float64) - np.nan_to_num(expected) * 1000.0).max() <= 0.5 + 1e-3
         assert cv2.imread(str(out / f"frame{i}_depth_color.png")).shape == (60, 80, 3)
         assert _ply_count(out / f"frame{i}.ply") == int(np.isfinite(expected).sum()) > 0
