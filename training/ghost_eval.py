@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .distributed import resolve_device
+
 
 class GhostTeacher(nn.Module):
     """Eval-mode depth of teacher -> FAM (-> LAM) -> ghost decoder, the ``evaluate_model`` contract."""
@@ -32,7 +34,7 @@ class GhostTeacher(nn.Module):
 
 
 def evaluate_ghost_teacher(checkpoint: str, overrides: list[str] | None = None, max_images: int = 0,
-                           device: str = "cpu", progress: bool = False) -> dict[str, dict[str, float]]:
+                           device: str | torch.device = "cpu", progress: bool = False) -> dict[str, dict[str, float]]:
     """Metrics of ``teacher``, ``ghost_teacher`` and ``student`` for a distillation checkpoint."""
     from disdepth_core.models.checkpoint import read_checkpoint
 
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
-        results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, args.device, not args.no_progress)
+        device = resolve_device(args.device)  # one line for --device gpu / cuda without CUDA, before any work
+        results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, device, not args.no_progress)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -90,7 +90,7 @@ def _load_timm_hub(backbone: nn.Module, backbone_name: str) -> None:
         source = timm.create_model(backbone_name, pretrained=True, features_only=True,
                                    out_indices=tuple(range(len(backbone.feature_info))))
     except Exception as err:  # noqa: BLE001 - hub/network errors come in many types
-        raise RuntimeError(f"could not get timm hub weights for {backbone_name} (offline? set "
+        raise ValueError(f"could not get timm hub weights for {backbone_name} (offline? set "
                            f"model.pretrained_backbone to 'packaged' or a local file instead): "
                            f"{type(err).__name__}: {err}") from err
     backbone.load_state_dict(source.state_dict(), strict=True)
