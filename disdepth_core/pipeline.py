@@ -50,7 +50,7 @@ class PipelineConfig:
     max_depth: float = 0.0
     output_resolution: str = "camera"
     points: bool = True
-    points_stride: int = 1
+    points_stride: int = 0  # 0 = auto (:func:`auto_points_stride`); N = every Nth row and column
     points_rgb: bool = False
     focal_rescale: bool = False
     mono16_bits: int = 16  # significant bits of 16-bit input images (10/12-bit sensors)
@@ -75,6 +75,22 @@ class FrameResult:
     focal_factor: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
     camera_warning: str = ""  # camera_info that fits the image only approximately (aspect ratio)
+
+
+def auto_points_stride(depth_hw: tuple[int, int], network_hw: tuple[int, int]) -> int:
+    """The cloud stride that matches the network's own output resolution (``points_stride: 0``).
+
+    Depth at camera resolution is the network's output upsampled: a 160x120 network output
+    resized to 640x480 has 16 interpolated pixels for each predicted one, so a full-density
+    cloud carries no more information, only 16x the bytes to compute, serialise, send and
+    voxelise downstream. The largest stride that keeps the cloud at least as dense as the
+    network output (per axis) drops only those interpolated points; a network at camera
+    resolution (or ``output_resolution: model``) gives stride 1.
+    """
+    (dh, dw), (nh, nw) = depth_hw, network_hw
+    if nh <= 0 or nw <= 0:
+        return 1
+    return max(1, min(int(dh) // int(nh), int(dw) // int(nw)))
 
 
 def intrinsics_problem(K: np.ndarray) -> Optional[str]:
@@ -181,8 +197,8 @@ class FramePipeline:
         readers follow the fields and ``point_step``. The buffer is byte-backed
         (:func:`byte_backed_float32`) so the message takes it without a copy.
         """
-        stride = config.points_stride
         depth = result.depth
+        stride = self.points_stride(result, config)
         shape = (-(-depth.shape[0] // stride), -(-depth.shape[1] // stride), 4 if config.points_rgb else 3)
         if self._cloud_buffer is None or self._cloud_buffer.shape != shape:
             self._cloud_buffer = byte_backed_float32(shape)
@@ -192,6 +208,14 @@ class FramePipeline:
             colors = self._colors_at_depth_size(result, config)
             pack_rgb(colors[::stride, ::stride], packed[..., 3].view(np.uint32))
         return packed
+
+    @staticmethod
+    def points_stride(result: FrameResult, config: PipelineConfig) -> int:
+        """``config.points_stride``, or for 0 (auto) the stride matching the network's output resolution."""
+        if config.points_stride > 0:
+            return config.points_stride
+        _, _, height, width = result.transform.content
+        return auto_points_stride(result.depth.shape[:2], (height, width))
 
     @staticmethod
     def _colors_at_depth_size(result: FrameResult, config: PipelineConfig) -> np.ndarray:

@@ -68,6 +68,7 @@ class DepthNode(Node):
             raise ConfigError("invalid parameters: " + "; ".join(problems))
         # (K, depth size, camera_info size) of the last frame; formatted only at diagnostics time (~1 Hz)
         self.k_in_use: Optional[tuple[np.ndarray, tuple[int, ...], tuple[int, int]]] = None
+        self.cloud_in_use: Optional[tuple[tuple[int, ...], int, int]] = None  # (points shape, stride used, stride asked)
         self.latency = LatencyStats()
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self.mailbox: LatestMailbox = LatestMailbox()
@@ -273,6 +274,7 @@ class DepthNode(Node):
             self.info_pub.publish(messages.camera_info_for(camera[2], result.depth_K, result.depth.shape, header))
         if result.points is not None:
             self.points_pub.publish(messages.points_to_cloud(result.points, header, config.points_rgb))
+            self.cloud_in_use = (result.points.shape, self.pipeline.points_stride(result, config), config.points_stride)
         if values["publish_color"] and self.color_pub.get_subscription_count() > 0:
             lo, hi = self.pipeline.depth_range(config)
             self.color_pub.publish(messages.array_to_image(colorize_depth(result.depth, lo, hi), "rgb8", header))
@@ -290,6 +292,11 @@ class DepthNode(Node):
         source = "as received" if tuple(depth_hw[:2]) == tuple(info_hw) else "scaled"
         return (f"fx {K[0, 0]:.2f} fy {K[1, 1]:.2f} cx {K[0, 2]:.2f} cy {K[1, 2]:.2f} for the {depth_hw[1]}x{depth_hw[0]} "
                 f"depth image (camera_info {info_hw[1]}x{info_hw[0]}, {source})")
+
+    @staticmethod
+    def _describe_cloud(shape: tuple[int, ...], stride: int, requested: int) -> str:
+        how = f"stride {stride}, auto: the network's output resolution" if requested == 0 else f"stride {stride}"
+        return f"{shape[1]}x{shape[0]} points ({how}), point_step {4 * shape[2]}"
 
     # ---- diagnostics -----------------------------------------------------------------------
     def _take_counts(self) -> dict[str, Any]:
@@ -309,10 +316,11 @@ class DepthNode(Node):
             latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
             expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, **self._take_counts())
         k_in_use = self._describe_k(*self.k_in_use) if self.k_in_use else "none yet (no valid camera_info received)"
+        cloud = self._describe_cloud(*self.cloud_in_use) if self.cloud_in_use else "none published yet (needs camera_info and a subscriber)"
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
                                   message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values]
-                                  + [KeyValue(key="intrinsics in use", value=k_in_use)])
+                                  + [KeyValue(key="intrinsics in use", value=k_in_use), KeyValue(key="point cloud", value=cloud)])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

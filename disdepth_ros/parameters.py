@@ -57,6 +57,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("cuda_graph", False, "torch backend: capture the forward pass as a CUDA graph per input size and replay it "
               "(several times faster at batch 1 on a GPU); falls back to eager with a log line when capture fails."
               + RELOAD_NOTE, read_only=True),
+    ParamSpec("threads", 0, "CPU threads of the torch, onnxruntime and openvino backends; 0 = the backend's default (all "
+              "cores). On a small computer shared with the camera driver and the consumers, fewer threads than cores "
+              "trade some throughput for steadier latency." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("input_height", 0, "Network input height in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("input_width", 0, "Network input width in pixels; 0 = the model's own size." + RELOAD_NOTE, minimum=0, read_only=True),
     ParamSpec("resize_mode", "resize", "resize stretches the frame to the input size; letterbox keeps the aspect ratio and pads.",
@@ -68,7 +71,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("output_resolution", "camera", "camera = depth at the image's size (aligned with it); model = network size (cheaper).",
               choices=("camera", "model")),
     ParamSpec("publish_points", True, "Publish depth/points (needs camera_info)."),
-    ParamSpec("points_stride", 1, "Use every Nth row and column for the cloud (1 = all pixels; K needs no change).", minimum=1),
+    ParamSpec("points_stride", 0, "Use every Nth row and column of the depth image for the cloud (K needs no change); "
+              "0 = auto: the stride that matches the network's output resolution (denser points would be interpolated, "
+              "not predicted); 1 = every pixel.", minimum=0),
     ParamSpec("points_rgb", False, "Add packed rgb to the cloud (x,y,z,rgb: point_step 16) instead of x,y,z (point_step 12)."),
     ParamSpec("publish_color", False, "Publish depth/image_color, a colourised rgb8 depth picture for viewing."),
     ParamSpec("input_qos", "sensor_data", "QoS of the image/camera_info subscriptions: sensor_data (best effort) or reliable. "
@@ -138,7 +143,7 @@ def validate_all(values: dict[str, Any]) -> list[str]:
 def runtime_options(values: dict[str, Any]) -> dict[str, Any]:
     """``load_runtime`` keyword options from the node's parameter values (backends ignore what they do not use)."""
     return {"precision": values.get("precision", "fp32"), "channels_last": bool(values.get("channels_last", False)),
-            "cuda_graph": bool(values.get("cuda_graph", False))}
+            "cuda_graph": bool(values.get("cuda_graph", False)), "threads": int(values.get("threads", 0))}
 
 
 def parameters_markdown() -> str:

@@ -62,3 +62,31 @@ def test_decode_dispatches_raw_and_compressed(tiny_checkpoint):
     compressed = pipeline.process_message(types.SimpleNamespace(format="png", data=png), None, PipelineConfig())
     np.testing.assert_array_equal(raw.depth, compressed.depth)
     assert raw.points is None and set(raw.timings) >= {"decode", "preprocess", "inference", "postprocess"}
+
+
+def test_auto_points_stride_matches_the_network_resolution():
+    from disdepth_core.pipeline import auto_points_stride
+
+    assert auto_points_stride((480, 640), (120, 160)) == 4  # the demo model on a VGA camera
+    assert auto_points_stride((375, 1242), (94, 311)) == 3  # never coarser than the network on either axis
+    assert auto_points_stride((480, 640), (480, 640)) == 1
+    assert auto_points_stride((120, 160), (240, 320)) == 1  # a network larger than the image: every pixel
+    assert auto_points_stride((480, 640), (0, 0)) == 1
+
+
+def test_cloud_is_at_network_resolution_by_default_and_every_pixel_with_stride_1(tiny_checkpoint):
+    """points_stride 0 (the default) samples the camera-size depth at the network's resolution, with exact geometry."""
+    from disdepth_core.geometry import depth_to_points
+
+    pipeline = FramePipeline(load_runtime(tiny_checkpoint), input_hw=(32, 48))
+    rgb = np.random.default_rng(2).integers(0, 255, (128, 192, 3), dtype=np.uint8)
+    K = np.array([[150.0, 0, 95.5], [0, 150.0, 63.5], [0, 0, 1]])
+    auto = pipeline.process_rgb(rgb, (K, rgb.shape[:2]), PipelineConfig())
+    assert auto.depth.shape == (128, 192) and auto.points.shape == (32, 48, 3)
+    np.testing.assert_array_equal(auto.points, depth_to_points(auto.depth, K, 4))
+    full = pipeline.process_rgb(rgb, (K, rgb.shape[:2]), PipelineConfig(points_stride=1))
+    assert full.points.shape == (128, 192, 3)
+    np.testing.assert_array_equal(full.points, depth_to_points(full.depth, K))
+    # depth at network size: nothing is interpolated, so auto keeps every pixel
+    small = pipeline.process_rgb(rgb, (K, rgb.shape[:2]), PipelineConfig(output_resolution="model"))
+    assert small.depth.shape == (32, 48) and small.points.shape == (32, 48, 3)

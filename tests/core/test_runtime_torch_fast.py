@@ -90,14 +90,23 @@ def test_compile_failure_falls_back(tiny_checkpoint, monkeypatch):
     np.testing.assert_array_equal(depth, load_runtime(tiny_checkpoint, device="cpu").infer(_batch()))
 
 
-def test_node_parameters_reach_the_runtime():
-    """The node's precision/channels_last/cuda_graph parameters become load_runtime options."""
+def test_node_parameters_reach_the_runtime(tiny_checkpoint):
+    """The node's precision/channels_last/cuda_graph/threads parameters become load_runtime options."""
+    import torch
+
     from disdepth_ros.parameters import defaults, runtime_options, validate_value
 
-    assert runtime_options(defaults()) == {"precision": "fp32", "channels_last": False, "cuda_graph": False}
-    values = {**defaults(), "precision": "fp16", "channels_last": True, "cuda_graph": True}
-    assert runtime_options(values) == {"precision": "fp16", "channels_last": True, "cuda_graph": True}
+    assert runtime_options(defaults()) == {"precision": "fp32", "channels_last": False, "cuda_graph": False, "threads": 0}
+    values = {**defaults(), "precision": "fp16", "channels_last": True, "cuda_graph": True, "threads": 1}
+    assert runtime_options(values) == {"precision": "fp16", "channels_last": True, "cuda_graph": True, "threads": 1}
     assert "must be one of fp32, fp16, bf16" in validate_value("precision", "fp8")
+    assert ">= 0" in validate_value("threads", -1)
+    before = torch.get_num_threads()
+    try:
+        runtime = load_runtime(tiny_checkpoint, device="cpu", **runtime_options({**defaults(), "threads": 1}))
+        assert runtime.describe()["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_bench_cli_torch_options(tiny_checkpoint, capsys):

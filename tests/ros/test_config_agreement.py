@@ -45,7 +45,7 @@ def test_yaml_applies_inside_a_namespace(namespace, tmp_path):
         node = rclpy.create_node("depth_node", namespace=namespace, context=context)
         try:
             assert node.declare_parameter("max_depth", 0.0).value == 7.5
-            assert node.declare_parameter("points_stride", 99).value == 1
+            assert node.declare_parameter("points_stride", 99).value == 0
         finally:
             node.destroy_node()
     finally:
@@ -84,7 +84,7 @@ def test_cli_passes_yaml_and_remaps():
 def test_validation_rules():
     assert validate_all(defaults()) == []
     assert "must be one of" in validate_value("backend", "tflite")
-    assert ">= 1" in validate_value("points_stride", 0)
+    assert ">= 0" in validate_value("points_stride", -1)
     assert "must be a int" in validate_value("points_stride", 1.5)
     assert validate_value("max_depth", 10) is None  # an int is fine for a double in our own checks
     assert validate_value("device", "cuda:1") is None and validate_value("device", "tpu")

@@ -77,6 +77,9 @@ def test_camera_info_checks_depth_range_on_change_mono16_bits_and_sim_time(tiny_
         rgb = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
         assert client.publish_until(lambda: "fx" in client.diagnostics().get("intrinsics in use", ""), rgb, K, timeout=30)
         assert client.diagnostics()["intrinsics in use"].startswith("fx 60.00 fy 60.00 cx 31.50 cy 23.50 for the 64x48 depth")
+        # ... and which cloud it publishes (a 48x64 network on a 48x64 image: auto keeps every pixel)
+        assert client.spin_until(lambda: client.diagnostics().get("point cloud", "").startswith(
+            "64x48 points (stride 1, auto: the network's output resolution), point_step 12"), 10), client.diagnostics()
 
         # 3. a negative focal length is rejected per message: counted, logged, the last good K stays
         bad = K.copy()
