@@ -31,7 +31,8 @@ JPEG_QUALITY = 95
 
 def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, seed: int = 0, height: Optional[int] = None,
                         width: Optional[int] = None, frames_per_scene: int = 10, storage: str = "sqlite3",
-                        rate_hz: float = 10.0, depth_encoding: str = "16UC1", progress: bool = True) -> Path:
+                        rate_hz: float = 10.0, depth_encoding: str = "16UC1", progress: bool = True,
+                        layouts: str = "rooms") -> Path:
     """Render ``frames`` test-split frames and write them; returns the bag path."""
     from disdepth_core.data.synthetic import render_scene, resolve_size
     from disdepth_core.data.synthetic_layouts import build_scene
@@ -51,7 +52,7 @@ def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, se
     written = 0
     with BagWriter(out, storage) as writer:
         for scene_seed in seeds:
-            scene = build_scene(kind, scene_seed)
+            scene = build_scene(kind, scene_seed, layouts)
             for index in range(min(frames_per_scene, frames - written)):
                 frame = render_scene(scene, index, h, w, focal)
                 stamp = START_NS + written * period_ns

@@ -134,7 +134,8 @@ def _bag_demo(predictor, recipe: dict, out: Path, frames: int, progress: bool) -
 
     bag = out / "demo_bag"
     shutil.rmtree(bag, ignore_errors=True)
-    write_synthetic_bag(bag, recipe["kind"], frames=frames, seed=recipe["seed"], storage="mcap", progress=progress)
+    write_synthetic_bag(bag, recipe["kind"], frames=frames, seed=recipe["seed"], storage="mcap", progress=progress,
+                        layouts=str(recipe.get("layouts", "rooms")))
     options = BagEvalOptions(image_topic=COMPRESSED_TOPIC, depth_topic=DEPTH_TOPIC, info_topic=INFO_TOPIC, progress=progress)
     result = evaluate_bag(bag, [("demo model", predictor)], options)
     paths = write_report(result, out / "bag_eval")
@@ -150,13 +151,16 @@ def _ensure_scenes(root: Path, recipe: dict, progress: bool) -> Path:
     kind = recipe["kind"]
     size = (recipe.get("height"), recipe.get("width"))
     effects = bool(recipe.get("camera_effects", False))
-    if size != (None, None) or effects:  # one folder per recipe, so an older split is never reused
-        root = root / f"{size[0]}x{size[1]}{'_camera_effects' if effects else ''}"
+    layouts = str(recipe.get("layouts", "rooms"))
+    if size != (None, None) or effects or layouts != "rooms":  # one folder per recipe, so an older split is never reused
+        extra = "" if layouts == "rooms" else "_" + layouts.replace(",", "+")
+        root = root / f"{size[0]}x{size[1]}{'_camera_effects' if effects else ''}{extra}"
     marker = root / kind / "splits" / "test.txt"
     if not marker.is_file():
         print(f"generating {recipe['n_test']} synthetic {kind} test frames (seed {recipe['seed']}) in {root} ...")
         generate_dataset(root, kind, n_train=0, n_test=recipe["n_test"], seed=recipe["seed"], height=size[0], width=size[1],
-                         frames_per_scene=recipe.get("frames_per_scene", 10), progress=progress, camera_effects=effects)
+                         frames_per_scene=recipe.get("frames_per_scene", 10), progress=progress, camera_effects=effects,
+                         layouts=layouts)
     return root / kind
 
 

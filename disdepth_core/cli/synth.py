@@ -28,7 +28,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames-per-scene", type=positive_int, default=10, help="frames rendered per room/drive")
     parser.add_argument("--camera-effects", action="store_true",
                         help="randomise exposure, white balance, blur and sensor noise per frame (better transfer to real cameras)")
+    parser.add_argument("--layouts", type=_layouts, default="rooms",
+                        help="nyu only: comma-separated indoor layouts from rooms (default, the original toy rooms), corridors, "
+                             "small_rooms; each scene picks one from its seed, e.g. rooms,corridors,small_rooms")
     parser.add_argument("--no-progress", action="store_true")
+
+
+def _layouts(value: str) -> str:
+    from disdepth_core.data.synthetic_layouts import parse_layouts
+
+    try:
+        return ",".join(parse_layouts(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     height = width = None
     if args.size:
         height, width = parse_hw(args.size)
+    if args.layouts != "rooms" and args.dataset != "nyu":
+        raise UserError(f"--layouts {args.layouts} is for indoor scenes: use it with --dataset nyu (got --dataset {args.dataset})")
     if args.bag:
         return _write_bag(args, height, width)
     if not args.out:
@@ -53,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for kind in kinds:
         root = generate_dataset(args.out, kind, n_train=args.train, n_test=args.test, seed=args.seed, height=height,
                                 width=width, frames_per_scene=args.frames_per_scene, progress=not args.no_progress,
-                                camera_effects=args.camera_effects)
+                                camera_effects=args.camera_effects, layouts=args.layouts)
         print(f"{kind}: wrote {args.train} train + {args.test} test frames to {root}")
     return 0
 
@@ -70,7 +84,8 @@ def _write_bag(args: argparse.Namespace, height, width) -> int:
     kind = "nyu" if args.dataset == "both" else args.dataset
     path = write_synthetic_bag(args.bag, kind, frames=args.test, seed=args.seed, height=height, width=width,
                                frames_per_scene=args.frames_per_scene, storage=args.storage, rate_hz=args.rate,
-                               depth_encoding=args.depth_encoding, progress=not args.no_progress)
+                               depth_encoding=args.depth_encoding, progress=not args.no_progress,
+                               layouts=args.layouts)
     print(f"wrote {args.test} synthetic {kind} frames to {path} ({args.storage}): {IMAGE_TOPIC} (rgb8), {COMPRESSED_TOPIC} (jpeg), "
           f"{INFO_TOPIC}, {DEPTH_TOPIC} ({args.depth_encoding})")
     return 0

@@ -335,7 +335,8 @@ def render_frame(kind: str, seed: int, frame_index: int = 0, height: int = 480, 
 
 def generate_dataset(out_dir: str | Path, kind: str, n_train: int, n_test: int, seed: int = 0,
                      height: int | None = None, width: int | None = None, frames_per_scene: int = 10,
-                     progress: bool = True, sparse: bool = False, camera_effects: bool = False) -> Path:
+                     progress: bool = True, sparse: bool = False, camera_effects: bool = False,
+                     layouts: str = "rooms") -> Path:
     """Write a NYU (BTS sync) or KITTI (Eigen) style dataset under ``out_dir/<kind>/``.
 
     ``n_train``/``n_test`` count frames (split lines); scenes hold ``frames_per_scene``
@@ -344,6 +345,8 @@ def generate_dataset(out_dir: str | Path, kind: str, n_train: int, n_test: int, 
     ``sparse`` (kitti only) keeps LiDAR-like scan rows of the ground truth.
     ``camera_effects`` randomises exposure, white balance, gamma, blur, vignetting and noise
     per frame (domain randomisation for synthetic-to-real transfer; still deterministic).
+    ``layouts`` (nyu only) is a comma-separated set of ``rooms`` (default), ``corridors``,
+    ``small_rooms``; each scene picks one from its seed.  Recorded in ``meta.yaml``.
     """
     from disdepth_core.data.synthetic_writer import write_dataset
 
@@ -355,5 +358,10 @@ def generate_dataset(out_dir: str | Path, kind: str, n_train: int, n_test: int, 
         raise ValueError(f"frames_per_scene must be a positive integer, got {frames_per_scene!r}")
     if sparse and kind != "kitti":
         raise ValueError("sparse ground truth is only supported for kind='kitti'")
+    from disdepth_core.data.synthetic_layouts import parse_layouts
+
+    layouts = ",".join(parse_layouts(layouts))
+    if kind != "nyu" and layouts != "rooms":
+        raise ValueError(f"layouts {layouts!r} apply to kind='nyu' only")
     return write_dataset(Path(out_dir), kind, int(n_train), int(n_test), int(seed), h, w, f,
-                         int(frames_per_scene), progress, sparse, bool(camera_effects))
+                         int(frames_per_scene), progress, sparse, bool(camera_effects), layouts)

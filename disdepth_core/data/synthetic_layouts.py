@@ -83,25 +83,37 @@ def _fits(x: float, z: float, r: float, taken: list[tuple[float, float, float]])
     return all(math.hypot(x - tx, z - tz) > 0.85 * (r + tr) for tx, tz, tr in taken)
 
 
-def build_indoor(rng: np.random.Generator) -> Scene:
-    """NYU-like room: textured floor/ceiling/walls, furniture boxes, balls, pictures, rug."""
+def build_indoor(rng: np.random.Generator, style=None) -> Scene:
+    """NYU-like room: textured floor/ceiling/walls, furniture boxes, balls, pictures, rug.
+
+    ``style`` (None = the original toy rooms, draw for draw) overrides the room size range,
+    camera height range and the floor/ceiling/wall materials: see ``synthetic_indoor_layouts``.
+    """
     prefix = ROOM_TYPES[int(rng.integers(len(ROOM_TYPES)))]
-    rw, rd, rh = rng.uniform(3.0, 8.0), rng.uniform(3.0, 8.0), rng.uniform(2.4, 3.2)
-    floor = _surface(rng, _WOODS + _FABRICS, ("planks", "tiles", "noise", "checker"), (0.12, 0.6))
-    ceiling = _mat(rng, "tiles" if rng.random() < 0.4 else "flat", _color(rng, _WALLS[:3], 0.02), (0.6, 0.6, 0.6), rng.uniform(0.5, 0.7), 0.03)
-    wall = _surface(rng, _WALLS, ("flat", "noise", "stripes", "bricks"), (0.08, 0.4))
+    size = (3.0, 8.0) if style is None else style.size
+    rw, rd, rh = rng.uniform(*size), rng.uniform(*size), rng.uniform(2.4, 3.2)
+    if style is None:
+        floor = _surface(rng, _WOODS + _FABRICS, ("planks", "tiles", "noise", "checker"), (0.12, 0.6))
+        ceiling = _mat(rng, "tiles" if rng.random() < 0.4 else "flat", _color(rng, _WALLS[:3], 0.02), (0.6, 0.6, 0.6), rng.uniform(0.5, 0.7), 0.03)
+        wall = _surface(rng, _WALLS, ("flat", "noise", "stripes", "bricks"), (0.08, 0.4))
+    else:
+        floor, ceiling, wall = style.floor(rng), style.ceiling(rng), style.wall(rng)
     walls = [(( 0, 0, 0), (1, 0, 0), (0, 0, 1)), ((rw, 0, 0), (-1, 0, 0), (0, 0, 1)),
              ((0, 0, 0), (0, 0, 1), (1, 0, 0)), ((0, 0, rd), (0, 0, -1), (1, 0, 0))]
     prims = [make_plane((0, 0, 0), (0, 1, 0), (1, 0, 0), floor), make_plane((0, rh, 0), (0, -1, 0), (1, 0, 0), ceiling)]
     for point, normal, u_axis in walls:
-        mat = wall if rng.random() < 0.75 else _surface(rng, _WALLS, ("flat", "noise", "stripes", "bricks"), (0.08, 0.4))
+        if rng.random() < 0.75:
+            mat = wall
+        else:
+            mat = _surface(rng, _WALLS, ("flat", "noise", "stripes", "bricks"), (0.08, 0.4)) if style is None else style.wall(rng)
         prims.append(make_plane(point, normal, u_axis, mat))
 
     margin = 0.75
     cx, cz = rng.uniform(margin, rw - margin), rng.uniform(margin, rd - margin)
     tx, tz = rng.uniform(0.25, 0.75) * rw, rng.uniform(0.25, 0.75) * rd
     amp = np.array([rng.uniform(0.03, 0.25), rng.uniform(0.0, 0.04), rng.uniform(0.03, 0.25)])
-    path = CameraPath(np.array([cx, rng.uniform(1.0, 1.7), cz]), np.zeros(3), amp, rng.uniform(0, 2 * math.pi, 3),
+    eye = (1.0, 1.7) if style is None else style.eye
+    path = CameraPath(np.array([cx, rng.uniform(*eye), cz]), np.zeros(3), amp, rng.uniform(0, 2 * math.pi, 3),
                       rng.uniform(0.15, 0.4), math.atan2(tx - cx, tz - cz) + rng.normal(0.0, 0.3),
                       rng.uniform(-0.4, 0.08), rng.normal(0.0, 0.03),
                       np.array([rng.uniform(0.03, 0.15), rng.uniform(0.01, 0.05), 0.01]))
@@ -246,11 +258,41 @@ def build_outdoor(rng: np.random.Generator) -> Scene:
     return Scene("kitti", "drive", tuple(prims), lighting, path, 80.0)
 
 
-def build_scene(kind: str, seed: int) -> Scene:
-    """Deterministic scene for ``seed``: all randomness flows from one SeedSequence."""
+LAYOUTS = ("rooms", "corridors", "small_rooms")
+
+
+def parse_layouts(layouts: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """``"rooms,corridors"`` (or a sequence) -> validated, de-duplicated tuple in the given order."""
+    names = layouts.split(",") if isinstance(layouts, str) else list(layouts)
+    out: list[str] = []
+    for name in (str(n).strip() for n in names):
+        if name not in LAYOUTS:
+            raise ValueError(f"unknown indoor layout {name!r}; valid layouts: {', '.join(LAYOUTS)} (comma-separated)")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ValueError(f"no indoor layout given; valid layouts: {', '.join(LAYOUTS)} (comma-separated)")
+    return tuple(out)
+
+
+def build_scene(kind: str, seed: int, layouts: str | tuple[str, ...] = "rooms") -> Scene:
+    """Deterministic scene for ``seed``: all randomness flows from one SeedSequence.
+
+    ``layouts`` (nyu only): one or more of :data:`LAYOUTS`; with several, the scene's layout
+    is picked from a separate SeedSequence([seed, 1]) so the scene's own stream is untouched
+    (a "rooms" scene is the same whatever else is in the mix).
+    """
+    names = parse_layouts(layouts)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
     if kind == "nyu":
-        return build_indoor(rng)
+        pick = names[0] if len(names) == 1 else \
+            names[int(np.random.default_rng(np.random.SeedSequence([int(seed), 1])).integers(len(names)))]
+        if pick == "rooms":
+            return build_indoor(rng)
+        from disdepth_core.data.synthetic_indoor_layouts import build_corridor, build_small_room
+        return build_corridor(rng) if pick == "corridors" else build_small_room(rng)
     if kind == "kitti":
+        if names != ("rooms",):
+            raise ValueError(f"layouts {','.join(names)!r} apply to kind='nyu' only; kitti scenes are streets")
         return build_outdoor(rng)
     raise ValueError(f"unknown synthetic dataset kind {kind!r}; expected 'nyu' or 'kitti'")

@@ -86,11 +86,12 @@ def scene_seeds(seed: int, n_train_scenes: int, n_test_scenes: int) -> tuple[lis
 
 def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int, height: int, width: int,
                   focal: float, frames_per_scene: int, progress: bool, sparse: bool,
-                  camera_effects: bool = False) -> Path:
+                  camera_effects: bool = False, layouts: str = "rooms") -> Path:
     """Render and write every frame, the split files and ``meta.yaml``; returns the root.
 
     ``camera_effects`` passes each RGB frame through a randomly set up camera (exposure,
     white balance, blur, noise: :mod:`synthetic_camera`); depth is never changed.
+    ``layouts`` (nyu): comma-separated indoor layouts, see ``synthetic_layouts.build_scene``.
     """
     root = Path(out_dir) / kind
     (root / "splits").mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int
         remaining = counts[split]
         for scene_seed in seeds[split]:
             number += 1
-            scene = build_scene(kind, scene_seed)
+            scene = build_scene(kind, scene_seed, layouts)
             for index in range(min(frames_per_scene, remaining)):
                 frame = render_scene(scene, index, height, width, focal)
                 depth = frame.depth if keep_rows is None else np.where(keep_rows[:, None], frame.depth, 0.0)
@@ -132,12 +133,13 @@ def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int
         (root / "splits" / f"{split}.txt").write_text("".join(line + "\n" for line in lines))
     bar.close()
     write_meta(root, kind, height, width, focal, seed, frames_per_scene, sparse,
-               {"train": n_train, "test": n_test, "train_scenes": n_tr_sc, "test_scenes": n_te_sc}, camera_effects)
+               {"train": n_train, "test": n_test, "train_scenes": n_tr_sc, "test_scenes": n_te_sc}, camera_effects, layouts)
     return root
 
 
 def write_meta(root: Path, kind: str, height: int, width: int, focal: float, seed: int,
-               frames_per_scene: int, sparse: bool, counts: dict[str, int], camera_effects: bool = False) -> None:
+               frames_per_scene: int, sparse: bool, counts: dict[str, int], camera_effects: bool = False,
+               layouts: str = "rooms") -> None:
     """``meta.yaml``: everything a reader needs to decode the tree without guessing."""
     k = intrinsics(height, width, focal)
     dirs = {"train": ("train", "train"), "test": ("test", "test")} if kind == "nyu" else \
@@ -161,6 +163,7 @@ def write_meta(root: Path, kind: str, height: int, width: int, focal: float, see
         "frames_per_scene": int(frames_per_scene),
         "sparse": bool(sparse),
         "camera_effects": bool(camera_effects),
+        "layouts": str(layouts),
         "counts": {key: int(v) for key, v in counts.items()},
         "splits": {"train": "splits/train.txt", "test": "splits/test.txt"},
         "roots": {split: {"rgb": rgb, "depth": dep} for split, (rgb, dep) in dirs.items()},
