@@ -51,17 +51,24 @@ def test_table_of_the_indoor_demo_model_against_the_median_constant(tmp_path, ca
     report = json.loads(out.read_text())
     rows = {r["frame"]: r for r in report["rows"]}
     assert set(rows) == {"tum", "sun3d", "kinect_v2", "nyu_raw"}  # the indoor model is not run on KITTI
-    # The constant baseline, recomputed by hand for one frame: abs_rel of the median itself.
+    # Both baselines recomputed by hand: the frame oracle is the frame's own median, the set
+    # constant one median over the registered frames' valid pixels (the unregistered NYU frame left out).
     from disdepth_core.data.realdata import load_real_frames
 
-    tum = next(f for f in load_real_frames(REALDATA) if f.name == "tum")
-    gt = tum.depth[(tum.depth > 1e-3) & (tum.depth < 10.0)].astype(np.float64)
+    frames = {f.name: f for f in load_real_frames(REALDATA)}
+    valid = {k: f.depth[(f.depth > 1e-3) & (f.depth < 10.0)].astype(np.float64) for k, f in frames.items()}
+    gt = valid["tum"]
     median = np.median(gt)
+    set_median = np.median(np.concatenate([valid[k] for k in ("tum", "sun3d", "kinect_v2")]))
     assert rows["tum"]["gt_median"] == pytest.approx(median)
-    assert rows["tum"]["constant"]["abs_rel"] == pytest.approx(np.mean(np.abs(median - gt) / gt), rel=1e-6)
+    assert rows["tum"]["oracle"]["abs_rel"] == pytest.approx(np.mean(np.abs(median - gt) / gt), rel=1e-6)
+    assert rows["nyu_raw"]["set_median"] == rows["tum"]["set_median"] == pytest.approx(set_median, rel=1e-6)
+    assert rows["tum"]["constant"]["abs_rel"] == pytest.approx(np.mean(np.abs(set_median - gt) / gt), rel=1e-5)
     summary = report["summary"][str(ROOT / "models" / "demo" / "model.pt")]
     assert summary["frames"] == 3
     assert summary["model"]["abs_rel"] == pytest.approx(np.mean([rows[k]["metrics"]["abs_rel"] for k in ("tum", "sun3d", "kinect_v2")]))
+    assert summary["abs_rel_gain"] == pytest.approx(1 - summary["model"]["abs_rel"] / summary["constant"]["abs_rel"])
+    assert summary["oracle"]["abs_rel"] < summary["constant"]["abs_rel"]  # the oracle knows each frame's scale
 
 
 def test_outdoor_model_runs_on_the_kitti_frame_with_the_garg_crop(tmp_path):
