@@ -5,7 +5,10 @@ postprocess, point cloud (xyz and xyzrgb), and the message fill, and reports the
 fraction of the model's inference time. For contrast it times a per-pixel Python loop point
 cloud on a small crop and extrapolates it to the full frame (a full-frame loop takes seconds).
 
-    python benchmarks/bench_node.py [--model PATH] [--repeats 30]
+    python benchmarks/bench_node.py [--model PATH] [--repeats 30] [--points-stride 0]
+
+The cloud uses the node's default ``points_stride: 0`` (the network's output resolution) unless
+``--points-stride`` says otherwise; the every-pixel cloud (stride 1) and its overhead are printed too.
 
 Without --model the bundled demo model is used; if it is absent, a random-weight ghostnet
 student at 240x320 input (the ``tiny_checkpoint`` recipe) is built and the output says so.
@@ -58,7 +61,7 @@ def python_loop_cloud(depth: np.ndarray, K: np.ndarray) -> list:
     return points
 
 
-def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
+def bench_size(pipeline, height: int, width: int, repeats: int, points_stride: int = 0) -> dict:
     from std_msgs.msg import Header
 
     from disdepth_core.data.synthetic import render_frame
@@ -70,14 +73,22 @@ def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
     msg_bgr = messages.array_to_image(np.ascontiguousarray(frame.rgb[..., ::-1]), "bgr8")
     header = Header(frame_id="cam")
     camera = (frame.K, (height, width))
-    xyz_cfg, rgb_cfg = PipelineConfig(), PipelineConfig(points_rgb=True)
+    xyz_cfg = PipelineConfig(points_stride=points_stride)
+    rgb_cfg = PipelineConfig(points_rgb=True, points_stride=points_stride)
+    full_cfg = PipelineConfig(points_stride=1)
     runs = [pipeline.process_message(msg_rgb, camera, xyz_cfg).timings for _ in range(repeats)]
     stage = {k: 1e3 * statistics.median(r[k] for r in runs) for k in runs[0]}
     result = pipeline.process_message(msg_rgb, camera, rgb_cfg)
     depth, packed = result.depth, result.points.copy()
     packed_xyz = pipeline.make_points(result, xyz_cfg).copy()
+    from disdepth_core.pipeline import byte_backed_float32
+
+    packed_full = byte_backed_float32((height, width, 3))  # byte-backed like the node's buffer: the message adopts it
+    packed_full[...] = pipeline.make_points(result, full_cfg)
     row = {
         "size": f"{width}x{height}",
+        "cloud_stride": float(pipeline.points_stride(result, xyz_cfg)),
+        "cloud_points": float(packed_xyz.shape[0] * packed_xyz.shape[1]),
         "decode_rgb8_ms": median_ms(lambda: messages.image_to_rgb(msg_rgb), repeats),
         "decode_bgr8_ms": median_ms(lambda: messages.image_to_rgb(msg_bgr), repeats),
         "preprocess_ms": stage["preprocess"], "inference_ms": stage["inference"], "postprocess_ms": stage["postprocess"],
@@ -86,11 +97,13 @@ def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
         "fill_depth_msg_ms": median_ms(lambda: messages.depth_to_image(depth, header, "32FC1"), repeats),
         "fill_cloud_xyz_msg_ms": median_ms(lambda: messages.points_to_cloud(packed_xyz, header, False), repeats),
         "fill_cloud_xyzrgb_msg_ms": median_ms(lambda: messages.points_to_cloud(packed, header, True), repeats),
+        "cloud_xyz_every_pixel_ms": median_ms(lambda: pipeline.make_points(result, full_cfg), repeats),
+        "fill_cloud_xyz_every_pixel_msg_ms": median_ms(lambda: messages.points_to_cloud(packed_full, header, False), repeats),
     }
     from sensor_msgs.msg import PointCloud2
 
     def fill_bytes():  # the naive path: with field checks on (always on in Humble) bytes are checked per element
-        PointCloud2(check_fields=True).data = packed_xyz.tobytes()
+        PointCloud2(check_fields=True).data = packed_full.tobytes()
     try:
         row["fill_cloud_xyz_via_bytes_checked_ms"] = median_ms(fill_bytes, 1)
     except TypeError:  # Humble's messages have no check_fields argument (and always check)
@@ -101,6 +114,8 @@ def bench_size(pipeline, height: int, width: int, repeats: int) -> dict:
                           + row["fill_depth_msg_ms"] + row["fill_cloud_xyz_msg_ms"])
     row["overhead_xyzrgb_ms"] = (row["overhead_ms"] - row["cloud_xyz_ms"] - row["fill_cloud_xyz_msg_ms"]
                                  + row["cloud_xyzrgb_ms"] + row["fill_cloud_xyzrgb_msg_ms"])
+    row["overhead_every_pixel_cloud_ms"] = (row["overhead_ms"] - row["cloud_xyz_ms"] - row["fill_cloud_xyz_msg_ms"]
+                                            + row["cloud_xyz_every_pixel_ms"] + row["fill_cloud_xyz_every_pixel_msg_ms"])
     row["overhead_fraction_of_inference"] = row["overhead_ms"] / row["inference_ms"]
     return row
 
@@ -121,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--points-stride", type=int, default=0, help="the node's points_stride (0 = auto, the network's resolution)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -132,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = load_runtime(model, backend="auto", device="cpu")
     pipeline = FramePipeline(runtime)
     print(f"model: {label} ({model}), {runtime.backend} on CPU, input {pipeline.input_hw[0]}x{pipeline.input_hw[1]}")
-    rows = [bench_size(pipeline, h, w, args.repeats) for h, w in ((480, 640), (720, 1280))]
+    rows = [bench_size(pipeline, h, w, args.repeats, args.points_stride) for h, w in ((480, 640), (720, 1280))]
     keys = [k for k in rows[0] if k != "size"]
     print(f"{'median ms':34s}" + "".join(f"{r['size']:>12s}" for r in rows))
     for key in keys:

@@ -1,6 +1,6 @@
 """What each of the node's output messages costs to build and to publish, at 640x480 by default, before and after.
 
-``python benchmarks/bench_publish.py [--size 480x640] [--repeats 60] [--points-rgb] [--dds-profile on|off]``
+``python benchmarks/bench_publish.py [--size 480x640] [--repeats 60] [--points-rgb] [--points-stride 0] [--dds-profile on|off]``
 
 One frame goes through the real ``FramePipeline`` (bundled demo model, CPU), then, with a
 consumer subscribed from another process (so DDS really delivers), the script times per message
@@ -13,7 +13,9 @@ Two paths run interleaved frame by frame (same load for both): "before" rebuilds
 did until this change (depth_image_proc's padded 16/32-byte points in a numpy buffer, then
 ``msg.data = to_byte_array(...)``, which the generated setter copies once more), "after" is the
 current code (unpadded 12/16-byte points computed straight into a byte-backed buffer that the
-message takes as is, and no setter copy for the depth image either).
+message takes as is, and no setter copy for the depth image either). The "after" cloud uses
+``--points-stride`` like the node's parameter (default 0: the network's output resolution; 1 =
+every pixel, the same density as "before").
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> int:
     parser.add_argument("--size", default="480x640")
     parser.add_argument("--repeats", type=int, default=60)
     parser.add_argument("--points-rgb", action="store_true")
+    parser.add_argument("--points-stride", type=int, default=0, help="the node's points_stride for the 'after' path (0 = auto)")
     parser.add_argument("--dds-profile", choices=("on", "off"), default="on")
     args = parser.parse_args()
 
@@ -62,7 +65,7 @@ def main() -> int:
     height, width = parse_hw(args.size)
     frame = render_frame("nyu", 0, 0, height, width)
     pipeline = FramePipeline(load_runtime(find_demo_dir() / DEMO_MODEL_FILE, device="cpu"))
-    config = PipelineConfig(points_rgb=args.points_rgb)
+    config = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride)
     result = pipeline.process_rgb(frame.rgb, (frame.K, (height, width)), config)
     info_in = CameraInfo(height=height, width=width, distortion_model="plumb_bob")
     info_in.k = [float(v) for v in frame.K.reshape(-1)]
@@ -134,7 +137,8 @@ def main() -> int:
             time.sleep(0.03)
     consumer.send_signal(2)
     consumer.wait(timeout=30)
-    print(f"{width}x{height}, cloud {'xyzrgb' if args.points_rgb else 'xyz'}; depth {len(depth_msg.data) / 1e6:.1f} MB; "
+    print(f"{width}x{height}, cloud {'xyzrgb' if args.points_rgb else 'xyz'} (after: points_stride {args.points_stride} -> "
+          f"stride {pipeline.points_stride(result, config)}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
           f"p50 over {args.repeats} frames per path, interleaved, consumer subscribed")
     print(f"   {'stage':<22} {'before':>8} {'after':>8}")
     totals = {"before": 0.0, "after": 0.0}
@@ -146,7 +150,7 @@ def main() -> int:
             row.append(p50)
         print(f"   {key:<22} {row[0]:8.2f} {row[1]:8.2f} ms")
     print(f"   {'sum':<22} {totals['before']:8.2f} {totals['after']:8.2f} ms   (cloud point_step {sizes['before'][0]} -> "
-          f"{sizes['after'][0]}, {sizes['before'][1]:.1f} -> {sizes['after'][1]:.1f} MB)")
+          f"{sizes['after'][0]}, {sizes['before'][1]:.2f} -> {sizes['after'][1]:.2f} MB)")
     node.destroy_node()
     rclpy.try_shutdown(context=context)
     return 0
