@@ -10,8 +10,6 @@ size and names which one it used.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
@@ -19,7 +17,6 @@ from tqdm import tqdm
 
 from disdepth_core.data.config import DatasetConfig
 from disdepth_core.evaluation import EvalProtocol, Predictor, dataset_frames, evaluate_frames
-from disdepth_core.evaluation import paste_prediction as _core_paste_prediction
 from disdepth_core.metrics import DepthMetricsAccumulator
 from disdepth_core.runtime.base import DepthRuntime, InputSpec
 from disdepth_core.runtime.metadata import ModelMetadata
@@ -42,20 +39,6 @@ class ModuleRuntime(DepthRuntime):
         with torch.no_grad():
             batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
             return self.model(batch).float().cpu().numpy()
-
-
-@torch.no_grad()
-def predict_depth(model: nn.Module, images: torch.Tensor, flip_tta: bool = False) -> torch.Tensor:
-    """Eval-mode depth ``[B,1,H,W]``; with ``flip_tta`` the mean with the un-flipped flip pass."""
-    depth = model(images)
-    if flip_tta:
-        depth = 0.5 * (depth + torch.flip(model(torch.flip(images, dims=[3])), dims=[3]))
-    return depth
-
-
-def paste_prediction(pred: np.ndarray, full_shape: tuple[int, int], crop_box: Any) -> np.ndarray:
-    """Place a prediction of the crop box's size into a zero map of the full GT size."""
-    return _core_paste_prediction(pred, full_shape, crop_box)
 
 
 def evaluate_model(

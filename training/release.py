@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-config", default=None, metavar="YAML",
                         help="also write the run's full training config (reusable with --config)")
     args = parser.parse_args(argv)
+    for option, value, example in (("--output", args.output, "model.pt"), ("--write-config", args.write_config, "config.yaml")):
+        problem = _output_problem(option, value, example)
+        if problem:  # before torch loads or the checkpoint is read
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
 
     from disdepth_core.models.checkpoint import CheckpointError, load_student, read_checkpoint, save_checkpoint
     from disdepth_core.models.config import StudentConfig
@@ -58,6 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, "
           f"{params_m:.2f} M student parameters{note})")
     return 0
+
+
+def _output_problem(option: str, value: str | None, example: str) -> str | None:
+    """Why ``value`` cannot be written as given (a folder, or a missing parent folder); None if it can.
+    Missing folders are not created: a typo in the path should not quietly become a new folder."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_dir():
+        return f"{option} {path} is a folder; give the file to write, e.g. {path / example}"
+    parent = path.parent
+    if not parent.exists():
+        return f"{option} folder {parent} does not exist; create it first (mkdir -p {parent})"
+    if not parent.is_dir():
+        return f"{option} folder {parent} is not a folder"
+    return None
 
 
 if __name__ == "__main__":

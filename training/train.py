@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from disdepth_core.errors_text import one_line
+
 from .config import load_train_config
 
 
@@ -65,11 +67,6 @@ def main(argv: list[str] | None = None) -> int:
 
         cleanup(trainer.dist)
     return 0
-
-
-def one_line(err: BaseException) -> str:
-    """The error as one line (library messages are single lines; a safety net for the rest)."""
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

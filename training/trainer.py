@@ -39,6 +39,7 @@ from tqdm import tqdm
 
 from disdepth_core.data.depth_dataset import build_dataset
 from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from disdepth_core.errors_text import last_line
 from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
 from disdepth_core.visualize import colorize_depth
 
@@ -441,15 +442,6 @@ def check_first_sample(dataset: Any) -> None:
         dataset[0]
     except Exception as err:  # noqa: BLE001 - any reader/augmentation failure is reported as one line
         raise DataLoadingError(f"cannot read the first training sample: {last_line(err)}") from None
-
-
-def last_line(err: BaseException) -> str:
-    """The meaningful line of an exception; DataLoader re-raises worker errors with the worker's
-    traceback in the message, whose last line is the original ``Type: message``."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    if not lines:
-        return type(err).__name__
-    return lines[-1] if len(lines) > 1 else f"{type(err).__name__}: {lines[0]}"
 
 
 def gather_rng_states(info: DistInfo) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
+from ..errors_text import one_line
+
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
@@ -67,7 +69,7 @@ class BagReader:
         except FileNotFoundError as err:
             raise FileNotFoundError(f"bag {self.path} is incomplete: {err}") from None
         except Exception as err:  # noqa: BLE001 - rosbags/sqlite3/mcap raise many types for one user error
-            raise BagError(f"cannot read bag {self.path}: {_one_line(err)} (not a rosbag2, or truncated/corrupt)") from None
+            raise BagError(f"cannot read bag {self.path}: {one_line(err, limit=300)} (not a rosbag2, or truncated/corrupt)") from None
         self.topics: dict[str, str] = {name: info.msgtype for name, info in self._reader.topics.items() if info.msgtype}
         self.counts: dict[str, int] = {name: int(info.msgcount) for name, info in self._reader.topics.items()}
 
@@ -108,14 +110,14 @@ class BagReader:
             except StopIteration:
                 return
             except Exception as err:  # noqa: BLE001 - storage errors mid-file: truncated or corrupt
-                raise BagError(f"bag {self.path} is truncated or corrupt: {_one_line(err)}") from None
+                raise BagError(f"bag {self.path} is truncated or corrupt: {one_line(err, limit=300)}") from None
             yield BagMessage(connection.topic, connection.msgtype, int(log_time), raw, connection)
 
     def deserialize(self, message: BagMessage) -> Any:
         try:
             return self._reader.deserialize(message.raw, message.msgtype)
         except Exception as err:  # noqa: BLE001
-            raise BagError(f"cannot deserialise a {message.msgtype} on {message.topic}: {_one_line(err)}") from None
+            raise BagError(f"cannot deserialise a {message.msgtype} on {message.topic}: {one_line(err, limit=300)}") from None
 
     def close(self) -> None:
         try:
@@ -128,8 +130,3 @@ class BagReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) < 300 else text[:297] + "..."

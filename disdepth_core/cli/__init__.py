@@ -15,6 +15,8 @@ import importlib
 import os
 import sys
 
+from ..errors_text import one_line  # noqa: F401 - also importable as disdepth_core.cli.one_line
+
 DEBUG_ENV = "DISDEPTH_DEBUG"
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
@@ -84,13 +86,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def debug_requested(argv: list[str]) -> bool:
     """True for ``--debug`` anywhere on the command line or a truthy ``DISDEPTH_DEBUG``."""
     return "--debug" in argv or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def one_line(err: BaseException, limit: int | None = None) -> str:
-    """The exception's message on one line (its type name when it has no message)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    text = " ".join(lines) if lines else type(err).__name__
-    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _command_argv(argv: list[str], command: str) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from disdepth_core.errors_text import typed_first_line
 from disdepth_core.hashing import file_sha256  # re-exported: other code imports it from here
 
 from .config import StudentConfig
@@ -128,7 +129,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated/corrupt/pickled-code files all land here
         raise CheckpointError(f"cannot read checkpoint {path} (corrupt, truncated or not a PyTorch file): "
-                              f"{_error_summary(err)}") from err
+                              f"{typed_first_line(err)}") from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is not a DisDepth checkpoint (no 'format: {CHECKPOINT_FORMAT}' entry); "
@@ -137,12 +138,6 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if int(payload.get("format_version", 0)) > CHECKPOINT_VERSION:
         raise CheckpointError(f"{path} was written by a newer DisDepth (format {payload['format_version']}); upgrade to read it")
     return payload
-
-
-def _error_summary(err: BaseException) -> str:
-    """``Type: first line of the message``; exceptions without a message give just the type."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return f"{type(err).__name__}: {lines[0][:200]}" if lines else type(err).__name__
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
@@ -154,7 +149,7 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
             state = {key: handle.get_tensor(key) for key in handle.keys()}
     except Exception as err:  # noqa: BLE001
         raise CheckpointError(f"cannot read checkpoint {path} (corrupt, truncated or not a safetensors file): "
-                              f"{_error_summary(err)}") from err
+                              f"{typed_first_line(err)}") from err
     if header.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is a safetensors file without DisDepth metadata")
     return {"format": CHECKPOINT_FORMAT, "model_config": json.loads(header["model_config"]),

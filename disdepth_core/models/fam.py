@@ -34,9 +34,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def pick_num_heads(channels: int, head_dim: int = 32) -> int:
-    """Largest head count <= channels / head_dim that divides ``channels`` (at least 1)."""
-    heads = max(1, channels // head_dim)
+def pick_num_heads(channels: int, head_dim: int = 32, *, max_heads: int | None = None) -> int:
+    """Largest head count that divides ``channels`` (at least 1), capped at ``max_heads`` when
+    given (LG-Conv's configured head count) and otherwise at ``channels // head_dim`` (FAM and
+    LAM: heads of about ``head_dim`` channels).
+
+    The one head-count rule of the model: attention splits ``channels`` evenly over the heads, so
+    the count must divide it; FAM, LAM and LG-Conv all use this function.
+    """
+    cap = max_heads if max_heads is not None else channels // head_dim
+    heads = max(1, min(cap, channels))
     while channels % heads:
         heads -= 1
     return heads

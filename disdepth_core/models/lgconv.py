@@ -35,14 +35,7 @@ import torch
 from torch import nn
 
 from .config import LGConvConfig
-
-
-def _heads_for(channels: int, wanted: int) -> int:
-    """Largest head count <= wanted that divides the channel count (never fails)."""
-    for heads in range(min(wanted, channels), 0, -1):
-        if channels % heads == 0:
-            return heads
-    return 1
+from .fam import pick_num_heads
 
 
 class _FoldedWeights:
@@ -83,7 +76,7 @@ class GlobalBranch(nn.Module):
         super().__init__()
         cfg = cfg or LGConvConfig()
         hidden = max(8, int(round(out_channels * cfg.hidden_ratio)))
-        self.num_heads = _heads_for(hidden, cfg.num_heads)
+        self.num_heads = pick_num_heads(hidden, max_heads=cfg.num_heads)
         self.hidden = hidden
         self.reduce = nn.Sequential(nn.Conv2d(in_channels, hidden, 1, stride=stride, bias=True), nn.ReLU(inplace=True))
         self.attention = nn.Conv2d(2 * hidden, self.num_heads, 1)

@@ -11,12 +11,16 @@ from disdepth_core.runtime.base import InputSpec
 
 
 def test_training_validation_is_the_full_resolution_protocol(synthetic_root, tiny_checkpoint):
-    """evaluate_model (the trainer's validation) == a direct forward pass at full size, pasted and scored."""
+    """evaluate_model (the trainer's validation, through the core Predictor with flip TTA) == a
+    direct forward pass at full size averaged with its un-flipped flip pass, pasted and scored."""
+    import torch
+
     from disdepth_core.data.config import DatasetConfig
     from disdepth_core.data.depth_dataset import build_dataset
+    from disdepth_core.evaluation import paste_prediction
     from disdepth_core.metrics import DepthMetricsAccumulator
     from disdepth_core.models.checkpoint import load_student
-    from training.evaluate import evaluate_model, paste_prediction, predict_depth
+    from training.evaluate import evaluate_model
 
     root = synthetic_root / "kitti"  # KB crop box inside a larger GT frame, Garg crop
     data = DatasetConfig(name="kitti", data_root=str(root / "raw"), gt_root=str(root / "gt"),
@@ -27,8 +31,12 @@ def test_training_validation_is_the_full_resolution_protocol(synthetic_root, tin
     got = evaluate_model(model, data, flip_tta=True, progress=False)
     assert model.training  # validation puts the model back in training mode
     reference = DepthMetricsAccumulator(data.min_depth, data.max_depth, data.eval_crop)
+    model.eval()
     for sample in build_dataset(data, "eval"):
-        pred = predict_depth(model.eval(), sample["image"][None], flip_tta=True)[0, 0].numpy()
+        image = sample["image"][None]
+        with torch.no_grad():
+            depth = 0.5 * (model(image) + torch.flip(model(torch.flip(image, dims=[3])), dims=[3]))
+        pred = depth[0, 0].numpy()
         reference.update(paste_prediction(pred, sample["depth"].shape[1:], sample["crop_box"]), sample["depth"][0].numpy())
     expected = reference.compute()
     assert got["n_images"] == expected["n_images"] == 4

@@ -121,3 +121,22 @@ def test_release_drops_training_state_and_halves_size(tmp_path, small_model):
     assert "training_state" not in payload and payload["meta"]["dataset"] == "nyu"
     assert out.stat().st_size < 0.5 * full.stat().st_size
     assert main(["--checkpoint", str(tmp_path / "missing.pt"), "--output", str(out)]) == 2
+
+
+def test_release_refuses_a_missing_output_folder(tmp_path, small_model, capsys):
+    """A missing --output (or --write-config) folder is a one-line error naming it; nothing is created."""
+    from training.release import main
+
+    full = tmp_path / "last.pt"
+    save_checkpoint(full, small_model, small_model.cfg, meta={}, training_state={"epoch": 1})
+    capsys.readouterr()
+    missing = tmp_path / "new" / "dir"
+    assert main(["--checkpoint", str(full), "--output", str(missing / "model.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --output folder {missing} does not exist; create it first (mkdir -p {missing})\n"
+    assert not (tmp_path / "new").exists()
+    assert main(["--checkpoint", str(full), "--output", str(tmp_path / "ok.pt"), "--write-config", str(missing / "c.yaml")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --write-config folder {missing} does not exist")
+    assert not (tmp_path / "ok.pt").exists()
+    assert main(["--checkpoint", str(full), "--output", str(tmp_path)]) == 2
+    assert f"--output {tmp_path} is a folder" in capsys.readouterr().err

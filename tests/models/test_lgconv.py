@@ -98,3 +98,27 @@ def test_fused_eval_path_matches_the_reference_maths():
         assert set_lgconv_fused(model, False) > 0
         reference = model(image)
     assert torch.allclose(fused, reference, atol=1e-4 * float(reference.abs().max()))
+
+
+def test_pick_num_heads_keeps_both_former_head_rules():
+    """FAM/LAM's ``pick_num_heads(c, head_dim)`` and LG-Conv's former ``_heads_for(c, wanted)`` are
+    now one function; both give the head counts they gave before for every channel count."""
+    from disdepth_core.models.fam import pick_num_heads
+
+    def old_pick(channels: int, head_dim: int) -> int:
+        heads = max(1, channels // head_dim)
+        while channels % heads:
+            heads -= 1
+        return heads
+
+    def old_heads_for(channels: int, wanted: int) -> int:
+        for heads in range(min(wanted, channels), 0, -1):
+            if channels % heads == 0:
+                return heads
+        return 1
+
+    for channels in range(8, 2049):
+        for head_dim in (8, 16, 32, 64):
+            assert pick_num_heads(channels, head_dim) == old_pick(channels, head_dim), (channels, head_dim)
+        for wanted in (0, 1, 2, 3, 4, 6, 8, 12, 16):
+            assert pick_num_heads(channels, max_heads=wanted) == old_heads_for(channels, wanted), (channels, wanted)
