@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 
+    from disdepth_core.malloc_tuning import retain_freed_memory
+
+    print(retain_freed_memory(), "(as in the node)")
     from disdepth_core.runtime import load_runtime
     from disdepth_core.pipeline import FramePipeline
 

@@ -48,6 +48,9 @@ def main() -> int:
     if args.dds_profile == "off":
         os.environ[SWITCH_VAR] = "off"
     print(apply_large_data_profile())
+    from disdepth_core.malloc_tuning import retain_freed_memory
+
+    print(retain_freed_memory(), "(as in the node)")
     os.environ.update(LOCALHOST_ENV)
     import numpy as np
     import rclpy

@@ -163,9 +163,9 @@ class FramePipeline:
             camera_warning = aspect_mismatch(tuple(info_hw), rgb.shape[:2]) or ""
             K_cam = K if tuple(info_hw) == rgb.shape[:2] else scale_intrinsics(K, info_hw, rgb.shape[:2])
         batch, transform = preprocess_rgb(rgb, input_hw or self.input_hw, self.metadata, config.resize_mode)
-        t1 = time.perf_counter()
+        t1, cpu1 = time.perf_counter(), time.thread_time()
         raw = self.runtime.infer(batch)
-        t2 = time.perf_counter()
+        t2, cpu2 = time.perf_counter(), time.thread_time()
         factor = self._focal_factor(K_cam, transform, config)
         if factor != 1.0:
             raw = raw * np.float32(factor)
@@ -175,7 +175,9 @@ class FramePipeline:
         if config.output_resolution == "model" and K_cam is not None:
             depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
-        timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
+        # inference_cpu: this thread's CPU time in the forward pass, so the node can report the CPU it
+        # spends outside inference (wall times also count waiting for a core on a busy computer)
+        timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2, inference_cpu=cpu2 - cpu1)
         result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning)
         if config.points and depth_K is not None:
             result.points = self.make_points(result, config)

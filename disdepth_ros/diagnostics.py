@@ -15,12 +15,16 @@ from typing import Iterable, Optional
 
 OK, WARN, ERROR = 0, 1, 2
 STAGES = ("decode", "preprocess", "inference", "postprocess", "pointcloud", "publish", "end_to_end")
+OUTSIDE_INFERENCE = ("decode", "preprocess", "postprocess", "pointcloud", "publish")
+# Per-frame totals outside the forward pass: wall clock, and the inference thread's CPU time.
+OVERHEAD_KEYS = {"outside_inference": "outside inference ms p50/p95/max",
+                 "outside_inference_cpu": "outside inference CPU ms p50/p95/max"}
 
 
 class LatencyStats:
     """The last ``size`` samples (seconds) per stage; thread-safe ``add``/``summary``."""
 
-    def __init__(self, stages: Iterable[str] = STAGES, size: int = 300) -> None:
+    def __init__(self, stages: Iterable[str] = STAGES + tuple(OVERHEAD_KEYS), size: int = 300) -> None:
         self._lock = threading.Lock()
         self._samples = {stage: deque(maxlen=size) for stage in stages}
 
@@ -124,4 +128,8 @@ def build_report(*, backend: str, model: str, input_size: str, input_rate: float
         stats = latency.summary(stage)
         if stats:
             values.append((f"{stage} latency ms p50/p95/max", f"{stats['p50']:.2f}/{stats['p95']:.2f}/{stats['max']:.2f}"))
+    for key, label in OVERHEAD_KEYS.items():
+        stats = latency.summary(key)
+        if stats:
+            values.append((label, f"{stats['p50']:.2f}/{stats['p95']:.2f}/{stats['max']:.2f}"))
     return HealthReport(level, "; ".join(reasons) if reasons else "OK", values)

@@ -93,3 +93,13 @@ def test_report_levels_and_reasons():
     assert "bad" in _report(bad_recent=2).message
     failed = _report(errors_recent=1, last_error="RuntimeError: x")
     assert failed.level == ERROR and "RuntimeError" in failed.message
+
+
+def test_report_shows_the_per_frame_overhead_outside_inference_wall_and_cpu():
+    stats = LatencyStats()
+    for wall, cpu in ((0.004, 0.002), (0.006, 0.0025), (0.005, 0.003)):
+        stats.add_many({"outside_inference": wall, "outside_inference_cpu": cpu, "inference_cpu": 0.05})
+    keys = dict(_report(latency=stats).values)
+    assert keys["outside inference ms p50/p95/max"] == "5.00/5.90/6.00"
+    assert keys["outside inference CPU ms p50/p95/max"] == "2.50/2.95/3.00"
+    assert not any(k.startswith("inference_cpu") for k in keys)  # the pipeline's helper figure is not a stage

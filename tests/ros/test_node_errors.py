@@ -7,6 +7,7 @@ on the output is exact, so mono16 scaling can be compared pixel for pixel.
 
 from __future__ import annotations
 
+import platform
 import time
 
 import numpy as np
@@ -80,6 +81,12 @@ def test_camera_info_checks_depth_range_on_change_mono16_bits_and_sim_time(tiny_
         # ... and which cloud it publishes (a 48x64 network on a 48x64 image: auto keeps every pixel)
         assert client.spin_until(lambda: client.diagnostics().get("point cloud", "").startswith(
             "64x48 points (stride 1, auto: the network's output resolution), point_step 12"), 10), client.diagnostics()
+        diag = client.diagnostics()
+        wall = [float(v) for v in diag["outside inference ms p50/p95/max"].split("/")]
+        cpu = [float(v) for v in diag["outside inference CPU ms p50/p95/max"].split("/")]
+        assert 0 < cpu[0] and 0 < wall[0] and wall[0] <= wall[1] <= wall[2], diag
+        if platform.libc_ver()[0] == "glibc":  # the node keeps freed per-frame buffers (disdepth_core.malloc_tuning)
+            assert "malloc tuning on: blocks up to 32 MB reuse freed memory" in proc.stderr_so_far()
 
         # 3. a negative focal length is rejected per message: counted, logged, the last good K stays
         bad = K.copy()
