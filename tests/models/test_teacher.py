@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -109,3 +110,86 @@ def test_microsoft_layout_imagenet_weights_load(tmp_path):
     torch.save(microsoft, path)
     with pytest.raises(ValueError, match="missing 1 key"):
         build_student(NANO, lg_conv=False, pretrained_backbone=str(path))
+
+
+# -- model.pretrained_backbone sources on the teacher: the students' sources, meanings and messages --
+
+_OFFLINE = "We couldn't connect to 'https://huggingface.co' to load this file.\nCheck your internet connection."
+
+
+def _offline(monkeypatch):
+    """timm's hub downloads fail the way they do on a machine without network (nothing is fetched)."""
+    import timm.models._builder as builder
+
+    def refuse(*args, **kwargs):
+        raise OSError(_OFFLINE)
+
+    monkeypatch.setattr(builder, "load_state_dict_from_hf", refuse)
+    monkeypatch.setattr(builder, "load_state_dict_from_url", refuse)
+
+
+def test_timm_hub_offline_is_the_students_clear_error(monkeypatch):
+    _offline(monkeypatch)
+    with pytest.raises(ValueError, match=r"could not get timm hub weights for swin_tiny_patch4_window7_224 \(offline\? "
+                                         r"set model.pretrained_backbone to a local file instead\): OSError: We couldn't"):
+        build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub")
+
+
+def test_timm_hub_offline_is_one_line_from_train(monkeypatch, tmp_path, capsys):
+    """training/train.py turns it into one ``error:`` line, before any data is read."""
+    from training.train import main
+
+    _offline(monkeypatch)
+    config = Path(__file__).resolve().parents[2] / "training" / "configs" / "synthetic_teacher_nyu.yaml"
+    code = main(["--config", str(config), "--out-dir", str(tmp_path / "run"),
+                 "--device", "cpu", "--no-progress", "--set", "model.pretrained_backbone=timm-hub"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert err[0].startswith("error: could not get timm hub weights for swin_tiny_patch4_window7_224 (offline?")
+    assert "Check your internet connection." in err[0]
+
+
+def test_timm_hub_weights_land_in_the_teacher(monkeypatch):
+    """The hub fetch asks for the variant's timm model; its (timm classifier layout) tensors fill the body."""
+    import timm
+
+    from disdepth_core.models import pretrained
+    from disdepth_core.models.swin_variants import SWIN_VARIANTS
+
+    torch.manual_seed(3)
+    hub = timm.create_model("swin_tiny_patch4_window7_224", **SWIN_VARIANTS[NANO].kwargs).state_dict()
+    asked = []
+
+    def fetch(hub_name, backbone_name=None):
+        asked.append(hub_name)
+        return hub
+
+    monkeypatch.setattr(pretrained, "fetch_timm_hub_state", fetch)
+    body = build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub").backbone.body
+    assert asked == ["swin_tiny_patch4_window7_224"]
+    own = body.state_dict()
+    assert torch.equal(own["layers_2.blocks.1.attn.qkv.weight"], hub["layers.2.blocks.1.attn.qkv.weight"])
+    assert torch.equal(own["layers_3.downsample.reduction.weight"], hub["layers.3.downsample.reduction.weight"])
+
+
+def test_timm_hub_weights_of_another_shape_fail_the_fit_check(monkeypatch):
+    """Through timm's real pretrained path: the hub's Swin-T weights do not fit the nano Swin, loudly."""
+    import timm
+    import timm.models._builder as builder
+
+    full = timm.create_model("swin_tiny_patch4_window7_224").state_dict()
+    monkeypatch.setattr(builder, "load_state_dict_from_hf", lambda *args, **kwargs: full)
+    with pytest.raises(ValueError, match="pretrained weights timm-hub swin_tiny_patch4_window7_224 do not fit this backbone"):
+        build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub")
+
+
+def test_packaged_on_a_swin_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"no packaged ImageNet weights for backbone 'swin_nano_patch4_window7'; packaged: "
+                                         r"tf_efficientnet_lite0, tf_efficientnet_lite1, tf_efficientnet_lite2; "
+                                         r"use model.pretrained_backbone: timm-hub or a local weights file"):
+        build_student(NANO, lg_conv=False, pretrained_backbone="packaged")
+
+
+def test_missing_local_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="weights file not found: .*nothing.pth"):
+        build_student(NANO, lg_conv=False, pretrained_backbone=str(tmp_path / "nothing.pth"))
