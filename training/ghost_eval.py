@@ -3,7 +3,9 @@
     python -m training.ghost_eval --checkpoint runs/paper/t5_kitti_ghost_teacher/last.pt [--max-images N]
 
 Rebuilds the distillation run recorded in the checkpoint (its training config, the teacher from
-``distill.teacher_checkpoint``, the FAM/LAM/ghost weights from the checkpoint) and evaluates, with
+``distill.teacher_checkpoint``, the student and FAM/LAM weights from the checkpoint; the ghost
+decoder is the student's decoder, so it has no weights of its own, and a ghost copy stored by
+older checkpoints is ignored) and evaluates, with
 the standard protocol on the config's test split: the teacher as trained (its own decoder), the
 teacher's features through FAM (+ LAM) and the ghost decoder (= the student's decoder at that
 step), and the distilled student, so the three rows come from one file and one protocol.

@@ -30,20 +30,22 @@ may also be such a ``"package.module:function"`` path itself (plugins, tests)::
             super().__init__(cfg, student)
             self.add_part("teacher", teacher, trainable=False, keep_eval=True, in_checkpoint=False)
             self.add_part("fam", fams)                        # lr_mult=k: k x optim.lr for this part
-            self.add_part("ghost", ghost, trainable=False)   # gradients flow through, never updated
             self.add_part("lam", lam)
+            # a frozen network of its own: add_part(name, net, trainable=False) (gradients still
+            # flow through it); DisDepth's ghost decoder needs none: it calls the student's decoder
+            # with detached weights (disdepth_core.models.ghost.ghost_decode)
 
         def forward(self, batch):                # -> dict; student keys unprefixed
             outputs = super().forward(batch)     # depth, bin_centers, features, decoder_feature
-            outputs["ghost/depth"] = ...         # other parts as "<part>/<key>"
+            outputs["ghost/depth"] = ...         # other branches as "<name>/<key>"
             return outputs
 
         def loss_terms(self):                    # the supervised terms + your own
             return super().loss_terms() + supervised_terms(..., prefix="ghost/") + [
                 LossTerm("kd", self.cfg.distill.kd_weight, kd_fn, start_epoch=self.cfg.distill.kd_start_epoch)]
 
-        def after_step(self):                    # called after every optimiser step
-            self.parts["ghost"].load_state_dict(...student decoder...)
+        def after_step(self):                    # optional: called after every optimiser step
+            ...
 
     def build_disdepth_module(cfg):              # the builder DISTILL_METHODS names
         return DisDepthDistillation(cfg, build_student_from_config(cfg.model), load_teacher(cfg))
@@ -164,7 +166,7 @@ class TrainingModule(nn.Module):
                                 cfg.data.min_depth, cfg.data.max_depth)
 
     def after_step(self) -> None:
-        """Called after every optimiser step; a ghost decoder re-synchronises here."""
+        """Called after every optimiser step (e.g. to update a copy of the student; unused by DisDepth)."""
 
     # ---------------------------------------------------------------- optimiser
     def param_groups(self, optim_cfg: OptimConfig) -> list[dict[str, Any]]:

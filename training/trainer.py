@@ -2,8 +2,8 @@
 
 ``train -> run_epoch -> step -> compute_losses -> validate -> log -> save``.
 
-Every network of a run (the student; for distillation also the teacher, FAMs, ghost decoder,
-LAM) lives in one :class:`~training.modules.TrainingModule` built from the config by
+Every network of a run (the student; for distillation also the teacher, FAMs, LAMs;
+the ghost decoder is the student's own decoder called with detached weights) lives in one :class:`~training.modules.TrainingModule` built from the config by
 :func:`~training.modules.build_training_module` *before* the optimiser and LR schedule: the
 optimiser gets its parameter groups, DDP wraps all of it, gradient clipping covers all its
 trainable parameters, checkpoints hold all its parts, and the loss terms read its outputs. To

@@ -1,8 +1,8 @@
 """Feature acclimation modules (FAM, paper section 3.3): teacher features -> student-shaped features.
 
 The paper: "we inject a feature acclimation module (FAM, a transformer block) into the teacher
-backbone after each output layer"; the acclimated features feed the ghost decoder (a copy of
-the *student's* decoder), so each FAM must output exactly what the student's decoder reads at
+backbone after each output layer"; the acclimated features feed the ghost decoder (the
+*student's* decoder, frozen for this branch), so each FAM must output exactly what the student's decoder reads at
 that level: the student's channel width at the same stride. Per stage ``i``::
 
     X_i = Conv1x1(T_i)                                  Ct_i -> Cs_i      (width of the student)

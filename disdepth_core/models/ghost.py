@@ -1,58 +1,57 @@
-"""The ghost decoder (paper section 3.3): a continuous, frozen copy of the student's decoder + heads.
+"""The ghost decoder (paper section 3.3): the student's decoder + heads, frozen for one branch.
 
 "A ghost decoder, which is a continuous copy of the student's decoder throughout the entire
 training period": the teacher's acclimated features are decoded by *the student's* decoder so
 that the task loss shapes them into features that decoder can use, i.e. student-like features
 that still carry the teacher's task knowledge. Hence:
 
-- it is a deep copy of the student's ``decoder``, ``bin_centers`` and ``bin_probabilities``
-  and runs the very same code (:func:`disdepth_core.models.student.decode_depth`);
-- its parameters have ``requires_grad=False``: no loss ever updates it (the teacher's task loss
-  must not pull the student's decoder towards the teacher), yet gradients flow *through* it
+- it runs the student's *current* ``decoder``, ``bin_centers`` and ``bin_probabilities`` modules
+  and the very same code (:func:`disdepth_core.models.student.decode_depth`), so "a continuous
+  copy" holds by construction: there is no second set of weights to copy, re-synchronise after
+  every optimiser step, or store in checkpoints;
+- it calls them through :func:`torch.func.functional_call` with the student's parameters
+  **detached**: no loss through the ghost ever reaches the student's decoder (the teacher's task
+  loss must not pull the student's decoder towards the teacher), yet gradients flow *through* it
   into the FAMs and LAMs that produce its input;
-- :meth:`sync_from` copies the student's current weights into it; the training module calls
-  it after every optimiser step (and after loading a checkpoint), so at every forward pass the
-  ghost equals the student's decoder exactly.
+- buffers (BatchNorm running statistics, should the decoder or heads ever have any) follow the
+  modules' train/eval mode exactly as the former frozen copy did: in eval mode the ghost reads
+  the student's statistics; in train mode it normalises with batch statistics and its
+  running-statistics update goes to a throw-away clone (the copy's update was overwritten by the
+  next re-synchronisation), so the student's statistics never see the teacher's features.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .student import DisDepthStudent, decode_depth
 
+GHOST_MODULES = ("decoder", "bin_centers", "bin_probabilities")
 
-class GhostDecoder(nn.Module):
-    """Frozen mirror of a student's decoder and bins heads."""
 
-    def __init__(self, student: DisDepthStudent) -> None:
-        super().__init__()
-        self.decoder = copy.deepcopy(student.decoder)
-        self.bin_centers = copy.deepcopy(student.bin_centers)
-        self.bin_probabilities = copy.deepcopy(student.bin_probabilities)
-        self.requires_grad_(False)
+def detached_call(module: nn.Module) -> Callable[..., torch.Tensor]:
+    """``module``'s forward with its parameters detached and, in train mode, its buffers cloned."""
+    state: dict[str, torch.Tensor] = {name: p.detach() for name, p in module.named_parameters()}
+    # A train-mode BatchNorm updates the buffers it is given in place: hand it clones so the
+    # student's running statistics stay untouched (eval mode only reads them).
+    state.update({name: b.clone() if module.training else b for name, b in module.named_buffers()})
 
-    def _pairs(self, student: DisDepthStudent) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.decoder, student.decoder), (self.bin_centers, student.bin_centers),
-                (self.bin_probabilities, student.bin_probabilities)]
+    def call(*args: object) -> torch.Tensor:
+        return functional_call(module, state, args)
 
-    @torch.no_grad()
-    def sync_from(self, student: DisDepthStudent) -> None:
-        """Copy the student's current decoder/head weights (and buffers) into the ghost."""
-        for mine, theirs in self._pairs(student):
-            for target, source in zip(mine.parameters(), theirs.parameters()):
-                target.copy_(source)
-            for target, source in zip(mine.buffers(), theirs.buffers()):
-                target.copy_(source)
+    return call
 
-    def matches(self, student: DisDepthStudent) -> bool:
-        """True when every ghost tensor equals the student's (what the contract tests assert)."""
-        return all(torch.equal(a, b) for mine, theirs in self._pairs(student)
-                   for a, b in zip(mine.state_dict().values(), theirs.state_dict().values()))
 
-    def forward(self, features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
-        return decode_depth(self.decoder, self.bin_centers, self.bin_probabilities, features, output_size)
+def ghost_decode(student: DisDepthStudent, features: Sequence[torch.Tensor],
+                 output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+    """The student's decoder + bins heads on ``features``, frozen: gradients reach ``features`` only.
+
+    Same outputs as ``student.forward_head(features, output_size)`` (``depth``, ``bin_centers``,
+    ``decoder_feature``), computed with detached student weights.
+    """
+    decoder, centers, probabilities = (detached_call(getattr(student, name)) for name in GHOST_MODULES)
+    return decode_depth(decoder, centers, probabilities, features, output_size)

@@ -77,8 +77,9 @@ def decode_depth(decoder: nn.Module, centers_head: nn.Module, probabilities_head
                  features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
     """Stage features -> metric depth at ``output_size`` (default: 4x the stride-4 feature).
 
-    A free function over the three modules, not a method, so the ghost decoder (a frozen copy
-    of these modules) runs literally the same code as the student it shadows.
+    A free function over the three modules (or callables), not a method, so the ghost decoder
+    (these very modules called with detached weights, :mod:`disdepth_core.models.ghost`) runs
+    literally the same code as the student it shadows.
     Returns ``depth [B,1,H,W]``, ``bin_centers [B,N]`` and ``decoder_feature`` (stride 2).
     """
     if output_size is None:

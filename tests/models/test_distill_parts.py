@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from disdepth_core.models import build_student
 from disdepth_core.models.fam import FeatureAcclimation
-from disdepth_core.models.ghost import GhostDecoder
+from disdepth_core.models.ghost import detached_call, ghost_decode
 from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
 from disdepth_core.models.lam import LossAttention, LossAttentionModules
+from disdepth_core.models.student import decode_depth
 
 TEACHER_CH = [32, 64, 128, 256]
 STUDENT_CH = [24, 40, 112, 160]
@@ -82,26 +85,57 @@ def test_lam_modules_per_stage():
     assert [w.shape for w in weighted] == [f.shape for f in features]
 
 
-def test_ghost_runs_the_students_head_code_frozen_but_passes_gradients():
+def _old_ghost(student):
+    """The former implementation: a deep copy of the decoder + heads, frozen (for comparison)."""
+    return [copy.deepcopy(getattr(student, name)).requires_grad_(False) for name in ("decoder", "bin_centers", "bin_probabilities")]
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_ghost_is_the_students_current_decoder_with_detached_weights(train):
     torch.manual_seed(0)
-    student = build_student("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0}).train()
-    ghost = GhostDecoder(student)
-    assert ghost.matches(student)
-    assert not any(p.requires_grad for p in ghost.parameters())
+    student = build_student("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0}).train(train)
     x = torch.randn(2, 3, 64, 96)
     features = [f.detach().requires_grad_(True) for f in student.forward_features(x)]
-    out = ghost(features, x.shape[-2:])
-    reference = student.forward_head(features, x.shape[-2:])
-    assert torch.equal(out["depth"], reference["depth"])
-    out["depth"].mean().backward()
-    assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in features)  # flows through
-    assert all(p.grad is None for p in ghost.parameters())  # never accumulates
-    with torch.no_grad():
-        for p in student.decoder.parameters():
-            p.add_(0.1)
-    assert not ghost.matches(student)
-    ghost.sync_from(student)
-    assert ghost.matches(student)
+    for step in range(2):
+        out = ghost_decode(student, features, x.shape[-2:])
+        # (a) the output is the student's decoder + heads on the same input (no grad) ...
+        with torch.no_grad():
+            reference = student.forward_head(features, x.shape[-2:])
+        # ... and the former frozen copy's output, bit for bit.
+        old = decode_depth(*_old_ghost(student), features, x.shape[-2:])
+        for key in ("depth", "bin_centers", "decoder_feature"):
+            assert torch.equal(out[key], reference[key]) and torch.equal(out[key], old[key]), key
+        # (b) a backward through the ghost reaches its input only, never the student's weights.
+        student.zero_grad(set_to_none=True)
+        for f in features:
+            f.grad = None
+        (out["depth"].mean() + out["bin_centers"].mean()).backward()
+        assert all(f.grad is not None and f.grad.abs().sum() > 0 for f in features)  # flows through
+        assert all(p.grad is None for p in student.parameters())
+        assert all(p.requires_grad for p in student.parameters())  # the student itself stays trainable
+        # It follows the student's updates with nothing to synchronise.
+        with torch.no_grad():
+            for p in student.decoder.parameters():
+                p.add_(0.1)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_detached_call_keeps_batchnorm_semantics_of_a_frozen_copy(train):
+    """Should a decoder hold BatchNorm: the copy's behaviour, and the student's statistics untouched."""
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.0))
+    module.train()
+    for _ in range(3):  # non-trivial running statistics
+        module(torch.randn(4, 3, 8, 8))
+    module.train(train)
+    copy_ = copy.deepcopy(module).requires_grad_(False)
+    buffers = {k: v.clone() for k, v in module.named_buffers()}
+    x = torch.randn(4, 3, 8, 8, requires_grad=True)
+    out = detached_call(module)(x)
+    assert torch.equal(out, copy_(x))
+    assert all(torch.equal(v, buffers[k]) for k, v in module.named_buffers())  # never updates the student's
+    out.square().mean().backward()
+    assert x.grad is not None and all(p.grad is None for p in module.parameters())
 
 
 def test_attentive_kd_is_the_documented_formula_and_only_trains_the_student():

@@ -25,7 +25,7 @@ class RecordingDistillation(DistillationModule):
             # Parameters only: BatchNorm running statistics are per rank by design (DDP broadcasts
             # rank 0's buffers at the start of each forward, not after it).
             state = {name: {k: v.detach().cpu().clone() for k, v in self.parts[name].named_parameters()}
-                     for name in ("student", "fam", "lam", "ghost")}
+                     for name in ("student", "fam", "lam")}
             torch.save(state, out_dir / f"parts_rank{rank}.pt")
 
 

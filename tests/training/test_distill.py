@@ -2,9 +2,9 @@
 
 Teacher: the tiny Swin (random weights are enough for routing/shape contracts); student: the
 small GhostNet of the other trainer tests. What is checked: output shapes per method, which
-parameters each loss reaches (teacher none, ghost none, FAM/LAM only from the ghost-teacher
-task loss, student only from its own task loss and KD), the ghost equal to the student's
-decoder after every step, warm-up gating and loss weights, exact resume mid-distillation, clear
+parameters each loss reaches (teacher none, FAM/LAM only from the ghost-teacher task loss,
+student only from its own task loss and KD), the ghost reading the student's current decoder
+after every step and never stored in checkpoints, warm-up gating and loss weights, exact resume mid-distillation, clear
 teacher-checkpoint errors, and 2-process gloo DDP keeping every part identical across ranks.
 """
 
@@ -56,8 +56,8 @@ def images_batch(n: int = 2) -> dict:
     return {"image": torch.randn(n, 3, 64, 96), "depth": torch.rand(n, 1, 64, 96) * 8 + 1}
 
 
-@pytest.mark.parametrize("method, parts", [("disdepth", ["student", "teacher", "fam", "lam", "ghost"]),
-                                           ("fam", ["student", "teacher", "fam", "ghost"]),
+@pytest.mark.parametrize("method, parts", [("disdepth", ["student", "teacher", "fam", "lam"]),
+                                           ("fam", ["student", "teacher", "fam"]),
                                            ("kd", ["student", "teacher", "kd"])])
 def test_parts_outputs_and_optimised_groups(synthetic_root, tmp_path, teacher_checkpoint, method, parts):
     cfg = distill_config(synthetic_root, tmp_path, teacher_checkpoint, method)
@@ -74,8 +74,12 @@ def test_parts_outputs_and_optimised_groups(synthetic_root, tmp_path, teacher_ch
     if method == "disdepth":
         assert [s.shape for s in outputs["lam/scores"]] == [(2, 1, *f.shape[-2:]) for f in outputs["features"]]
     groups = {g["part"] for g in module.param_groups(cfg.optim)}
-    assert groups == set(parts) - {"teacher", "ghost"}
-    assert set(module.trainable_state()) == set(parts) - {"teacher"}  # the teacher comes from its own file
+    assert groups == set(parts) - {"teacher"}
+    state = module.trainable_state()
+    assert set(state) == set(parts) - {"teacher"}  # the teacher comes from its own file
+    # The ghost has no state of its own: the decoder/head weights are stored once, the student's.
+    assert not any(key.split(".")[0] in ("decoder", "bin_centers", "bin_probabilities")
+                   for name, part in state.items() if name != "student" for key in part)
 
 
 def _grads(module) -> dict[str, bool]:
@@ -91,11 +95,13 @@ def test_each_loss_reaches_only_the_parts_it_should(synthetic_root, tmp_path, te
     assert set(terms) == {"silog", "bins_chamfer", "ghost/silog", "ghost/bins_chamfer", "kd"}
     batch = images_batch()
     expected = {
-        # The ghost-teacher task loss trains FAM and LAM only: not the student, not the ghost, not the teacher.
-        "ghost/silog": {"student": False, "teacher": False, "fam": True, "lam": True, "ghost": False},
+        # The ghost-teacher task loss trains FAM and LAM only: not the student (its decoder runs
+        # the ghost with detached weights), not the teacher.
+        "ghost/silog": {"student": False, "teacher": False, "fam": True, "lam": True},
+        "ghost/bins_chamfer": {"student": False, "teacher": False, "fam": True, "lam": True},
         # KD moves the student only: acclimated features and LAM scores are targets.
-        "kd": {"student": True, "teacher": False, "fam": False, "lam": False, "ghost": False},
-        "silog": {"student": True, "teacher": False, "fam": False, "lam": False, "ghost": False},
+        "kd": {"student": True, "teacher": False, "fam": False, "lam": False},
+        "silog": {"student": True, "teacher": False, "fam": False, "lam": False},
     }
     for name, want in expected.items():
         module.zero_grad(set_to_none=True)
@@ -106,16 +112,25 @@ def test_each_loss_reaches_only_the_parts_it_should(synthetic_root, tmp_path, te
     assert all(p.grad is None for p in module.student.decoder.parameters())  # KD is on backbone features
 
 
-def test_ghost_equals_student_decoder_after_every_step_and_teacher_never_moves(synthetic_root, tmp_path, teacher_checkpoint):
+def test_ghost_decodes_with_the_students_decoder_after_every_step_and_teacher_never_moves(synthetic_root, tmp_path, teacher_checkpoint):
     cfg = distill_config(synthetic_root, tmp_path / "run", teacher_checkpoint)
     trainer = Trainer(cfg, progress=False)
     module = trainer.module
     teacher_before = [p.detach().clone() for p in module.teacher.parameters()]
     decoder_before = [p.detach().clone() for p in module.student.decoder.parameters()]
     batch = next(iter(trainer.loader))
+    probe = images_batch()
     for _ in range(2):
         losses = trainer.step(batch, epoch=0)
-        assert module.parts["ghost"].matches(module.student)
+        # The ghost's depth is the updated student decoder + heads on the acclimated features.
+        torch.manual_seed(2)
+        outputs = module.train()(probe)
+        with torch.no_grad():
+            teacher_features = module.teacher.forward_features(probe["image"])
+            _, ghost_input, _ = module.acclimate(teacher_features, [f.shape[-2:] for f in outputs["features"]])
+            reference = module.student.forward_head(ghost_input, probe["image"].shape[-2:])
+        assert torch.equal(outputs["ghost/depth"], reference["depth"])
+        assert torch.equal(outputs["ghost/bin_centers"], reference["bin_centers"])
     assert {"ghost/silog", "kd"} <= set(losses)
     assert not all(torch.equal(a, b) for a, b in zip(decoder_before, module.student.decoder.parameters()))
     assert all(torch.equal(a, b) for a, b in zip(teacher_before, module.teacher.parameters()))
@@ -143,7 +158,7 @@ def _run_states(module) -> dict[str, dict[str, torch.Tensor]]:
 
 
 def test_resume_mid_distillation_restores_every_part_exactly(synthetic_root, tmp_path, teacher_checkpoint):
-    """Interrupted after 1 of 3 steps and resumed == uninterrupted: student, FAM, LAM, ghost, optimiser."""
+    """Interrupted after 1 of 3 steps and resumed == uninterrupted: student, FAM, LAM, optimiser."""
     mapping = distill_mapping(synthetic_root, tmp_path / "full", teacher_checkpoint, kd_start_epoch=1)
     mapping["optim"].update(epochs=2, max_iters_per_epoch=2)
     mapping["log"]["val_every"] = 0
@@ -167,11 +182,10 @@ def test_resume_mid_distillation_restores_every_part_exactly(synthetic_root, tmp
     assert (resumed.epoch, resumed.step_in_epoch, resumed.global_step) == (1, 1, 3)
     resumed.train()
     want, got = _run_states(full.module), _run_states(resumed.module)
-    assert set(got) == {"student", "fam", "lam", "ghost"}
+    assert set(got) == {"student", "fam", "lam"}
     for part in want:
         for key in want[part]:
             assert torch.allclose(want[part][key], got[part][key], atol=1e-6), f"{part}.{key}"
-    assert resumed.module.parts["ghost"].matches(resumed.module.student)
     assert resumed.optimizer.state_dict()["state"][0]["step"] == full.optimizer.state_dict()["state"][0]["step"]
 
 
@@ -196,7 +210,7 @@ def test_teacher_checkpoint_errors_are_one_clear_line(synthetic_root, tmp_path, 
 
 @pytest.mark.slow
 def test_ddp_two_gloo_processes_keep_every_part_identical(synthetic_root, tmp_path, teacher_checkpoint):
-    """torchrun, 2 CPU processes: each rank's student, FAM, LAM and ghost parameters equal after the steps."""
+    """torchrun, 2 CPU processes: each rank's student, FAM and LAM parameters equal after the steps."""
     mapping = distill_mapping(synthetic_root, tmp_path / "ddp", teacher_checkpoint, method="tests.training.distill_ranks:build")
     mapping["optim"]["batch_size"] = 2
     mapping["log"]["val_every"] = 0
@@ -207,11 +221,9 @@ def test_ddp_two_gloo_processes_keep_every_part_identical(synthetic_root, tmp_pa
            "-m", "training.train", "--config", str(config), "--device", "cpu", "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "2 process(es)" in out.stdout and "parts: student, teacher, fam, lam, ghost" in out.stdout
+    assert "2 process(es)" in out.stdout and "parts: student, teacher, fam, lam;" in out.stdout
     rank0 = torch.load(tmp_path / "ddp" / "parts_rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "ddp" / "parts_rank1.pt", weights_only=True)
-    for part in ("student", "fam", "lam", "ghost"):
+    for part in ("student", "fam", "lam"):
         for key, value in rank0[part].items():
             assert torch.equal(value, rank1[part][key]), f"{part}.{key} differs between ranks"
-    for key, value in rank0["ghost"].items():
-        assert torch.equal(value, rank0["student"][key]), key  # ghost keys are the student's decoder/head keys

@@ -15,13 +15,14 @@ One training iteration (the paper's Algorithm 1, its text reconstructed from sec
 1. student forward: ``S_i`` (stage features) and its depth ``D_s``;
 2. teacher backbone forward, frozen and in eval mode, under ``no_grad``: ``T_i``;
 3. ``A_i = FAM_i(T_i)``; with LAM ``(A_i M_i, M_i) = LAM_i(A_i)``, else ``M_i = 1``;
-4. ghost decoder (= the student's decoder and heads at this step) on ``A_i M_i``: ``D_g``;
+4. ghost decoder (= the student's decoder and heads at this step, called with detached weights)
+   on ``A_i M_i``: ``D_g``;
 5. ``L = L_task(D_s) + L_task(D_g) + lambda * L_kd(A, S, M)`` (paper eq. 3), ``L_kd`` only from
    epoch ``kd_start_epoch`` (warm-up; 7 in the paper); ``L_task`` is SILog (+ the bins loss
    when configured) for both;
-6. one optimiser step over student, FAM, LAM (the teacher and the ghost are frozen: the ghost
-   passes gradients through to FAM/LAM but is never updated), then the ghost copies the
-   student's decoder again (``after_step``).
+6. one optimiser step over student, FAM, LAM (the teacher is frozen; the ghost is no part of its
+   own, it *is* the student's decoder seen through detached weights, so it passes gradients
+   through to FAM/LAM, never updates the decoder, and follows every step with nothing to copy).
 
 Gradient routing that this gives, and the tests check: ``L_task(D_g)`` reaches FAM and LAM only
 (the student's decoder is not touched by the teacher's loss, the teacher backbone gets nothing);
@@ -41,7 +42,7 @@ from torch import nn
 from disdepth_core.models import build_student_from_config
 from disdepth_core.models.checkpoint import load_student, read_checkpoint
 from disdepth_core.models.fam import FeatureAcclimation
-from disdepth_core.models.ghost import GhostDecoder
+from disdepth_core.models.ghost import ghost_decode
 from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
 from disdepth_core.models.lam import LossAttentionModules
 
@@ -50,6 +51,10 @@ from ..losses import LossTerm, supervised_terms
 from ..modules import TrainingModule
 
 METHODS = ("disdepth", "fam", "kd")
+
+# Part name under which checkpoints written before the ghost became a functional call stored a
+# deep copy of the student's decoder + heads (see load_trainable_state).
+LEGACY_GHOST_PART = "ghost"
 
 
 class DistillationModule(TrainingModule):
@@ -69,7 +74,8 @@ class DistillationModule(TrainingModule):
         self.add_part("fam", FeatureAcclimation(teacher.feature_channels, student.feature_channels))
         if method == "disdepth":
             self.add_part("lam", LossAttentionModules(student.feature_channels))
-        self.add_part("ghost", GhostDecoder(student), trainable=False)
+        # The ghost decoder is no part: ghost_decode runs the student's own decoder and heads with
+        # detached weights (nothing to copy, synchronise or store).
 
     @property
     def teacher(self) -> nn.Module:
@@ -85,7 +91,7 @@ class DistillationModule(TrainingModule):
             outputs["kd/loss"] = self.parts["kd"](teacher_features, outputs["features"])
             return outputs
         acclimated, ghost_input, scores = self.acclimate(teacher_features, [f.shape[-2:] for f in outputs["features"]])
-        ghost = self.parts["ghost"](ghost_input, images.shape[-2:])
+        ghost = ghost_decode(self.student, ghost_input, images.shape[-2:])
         outputs.update({"fam/features": acclimated, "ghost/depth": ghost["depth"], "ghost/bin_centers": ghost["bin_centers"]})
         if scores is not None:
             outputs["lam/scores"] = scores
@@ -112,14 +118,21 @@ class DistillationModule(TrainingModule):
             return outputs["kd/loss"]
         return attentive_kd_loss(outputs["fam/features"], outputs["features"], outputs.get("lam/scores"))
 
-    def after_step(self) -> None:
-        """Algorithm 1's last line: the ghost becomes the student's updated decoder again."""
-        if "ghost" in self.parts:
-            self.parts["ghost"].sync_from(self.student)
+    @property
+    def has_ghost(self) -> bool:
+        return self.method != "kd"
 
     def load_trainable_state(self, states: dict[str, dict[str, torch.Tensor]], source: str) -> None:
+        """Strict restore (see the base class), accepting checkpoints of the former ghost copy.
+
+        Checkpoints written while the ghost was a deep copy of the student's decoder + heads hold
+        that copy as part ``"ghost"``. It was re-synchronised after every step, so it only repeats
+        the student's decoder/head weights stored in the same file: drop it explicitly (methods
+        with a ghost only) and load everything else strictly.
+        """
+        if self.has_ghost and LEGACY_GHOST_PART in states and LEGACY_GHOST_PART not in self.parts:
+            states = {name: state for name, state in states.items() if name != LEGACY_GHOST_PART}
         super().load_trainable_state(states, source)
-        self.after_step()  # equal already; re-synchronising keeps the invariant whatever was stored
 
     # ---------------------------------------------------------------- Table 5
     @torch.no_grad()
@@ -128,7 +141,7 @@ class DistillationModule(TrainingModule):
         features = self.teacher.forward_features(images)
         sizes = [(math.ceil(images.shape[-2] / s), math.ceil(images.shape[-1] / s)) for s in self.student.feature_reductions]
         _, ghost_input, _ = self.acclimate(features, sizes)
-        return self.parts["ghost"](ghost_input, images.shape[-2:])["depth"]
+        return ghost_decode(self.student, ghost_input, images.shape[-2:])["depth"]
 
 
 def load_teacher(cfg: Any) -> nn.Module:
