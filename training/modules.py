@@ -44,6 +44,9 @@ may also be such a ``"package.module:function"`` path itself (plugins, tests)::
             return super().loss_terms() + supervised_terms(..., prefix="ghost/") + [
                 LossTerm("kd", self.cfg.distill.kd_weight, kd_fn, start_epoch=self.cfg.distill.kd_start_epoch)]
 
+        def set_epoch(self, epoch):              # optional: told the epoch before its steps
+            ...                                  # (e.g. skip a teacher while its KD is gated off)
+
         def after_step(self):                    # optional: called after every optimiser step
             ...
 
@@ -59,6 +62,10 @@ Contract the trainer relies on:
 * ``param_groups(optim_cfg)``: one group per part with trainable parameters, ``lr = optim.lr *
   lr_mult``, tagged with ``"part"``; frozen parts and parameters with ``requires_grad=False``
   are left out. The LR schedule scales every group alike.
+* ``set_epoch(epoch)``: called with the 0-based epoch before that epoch's first step (also for
+  the epoch a resumed run continues mid-way), so ``forward`` may skip work that no active term
+  reads (``kd`` skips its teacher and regressors during the KD warm-up). Default: no-op. A
+  ``forward`` called without it (tests, tools) must produce every output.
 * ``after_step()``: after each ``scaler.step(optimizer)`` (also when the AMP scaler skipped the
   update for an overflow); not after a step dropped for a non-finite loss (nothing changed).
 * ``trainable_state()`` / ``load_trainable_state()``: the state of every part registered with
@@ -164,6 +171,9 @@ class TrainingModule(nn.Module):
         cfg = self.cfg
         return supervised_terms(cfg.loss.silog_variance_focus, cfg.loss.silog_scale, cfg.loss.bins_weight,
                                 cfg.data.min_depth, cfg.data.max_depth)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by the trainer with the 0-based epoch before its steps (see the module docstring)."""
 
     def after_step(self) -> None:
         """Called after every optimiser step (e.g. to update a copy of the student; unused by DisDepth)."""

@@ -175,6 +175,7 @@ class Trainer:
     def run_epoch(self, epoch: int) -> None:
         """Steps ``step_in_epoch .. iters_per_epoch`` of ``epoch`` (all of them unless resuming)."""
         self.ddp_module.train()
+        self.module.set_epoch(epoch)  # also on resume mid-epoch: forward may skip what no active term reads
         start_step = min(self.step_in_epoch, self.iters_per_epoch)
         self.sampler.set_epoch(epoch, start_step)
         if hasattr(self.train_set, "set_epoch"):
@@ -306,12 +307,20 @@ class Trainer:
 
     def should_stop(self) -> bool:
         """Whether to stop before this step: an interrupt on any rank (all ranks stop at the same
-        step), or a data error on any rank (raised on every rank, so none waits in a collective)."""
+        step), or a data error on any rank (raised on every rank, so none waits in a collective).
+
+        Under DDP this is one 2-float all-reduce before the forward; it cannot ride on the
+        finite-loss all-reduce after it: a rank without a batch cannot run the forward, whose DDP
+        buffer broadcast the other ranks would wait in. Single process: no tensor, no sync."""
+        if not self.dist.enabled:
+            if self.data_error is not None:
+                raise self.data_error
+            return self.stop_requested
         flags = torch.tensor([float(self.stop_requested), float(self.data_error is not None)], device=self.dist.device)
-        all_reduce_sum(flags, self.dist)
-        if flags[1].item() > 0:
+        stop, data_error = all_reduce_sum(flags, self.dist).tolist()  # one device->host copy
+        if data_error > 0:
             raise self.data_error or DataLoadingError("another process could not load its training data (see its error)")
-        self.stop_requested = bool(flags[0].item() > 0)
+        self.stop_requested = stop > 0
         return self.stop_requested
 
     # ---------------------------------------------------------------- logging

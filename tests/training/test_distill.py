@@ -227,3 +227,75 @@ def test_ddp_two_gloo_processes_keep_every_part_identical(synthetic_root, tmp_pa
     for part in ("student", "fam", "lam"):
         for key, value in rank0[part].items():
             assert torch.equal(value, rank1[part][key]), f"{part}.{key} differs between ranks"
+
+
+def test_kd_warmup_skips_the_teacher_and_regressors(synthetic_root, tmp_path, teacher_checkpoint):
+    """``kd`` with kd_start_epoch=1: epoch-0 steps run neither the teacher nor the regressors and the
+    loss is the student's task loss; epoch-1 steps run both and add KD; a run resumed mid-warm-up
+    still skips them (the trainer calls set_epoch for the epoch it continues)."""
+    mapping = distill_mapping(synthetic_root, tmp_path / "kd", teacher_checkpoint, method="kd", kd_start_epoch=1)
+    mapping["optim"].update(epochs=2, max_iters_per_epoch=2)
+    mapping["log"]["val_every"] = 0
+    trainer = Trainer(train_config_from_dict(mapping), progress=False)
+    calls = {"teacher": 0, "kd": 0}
+    trainer.module.teacher.forward_features = _counting(trainer.module.teacher.forward_features, calls, "teacher")
+    hook = trainer.module.parts["kd"].register_forward_pre_hook(lambda *_: calls.__setitem__("kd", calls["kd"] + 1))
+    seen: list[tuple[int, dict, dict]] = []
+    original_losses = trainer.compute_losses
+
+    def recording_losses(outputs, batch, epoch):  # called once per step, after the forward
+        losses = original_losses(outputs, batch, epoch)
+        seen.append((epoch, dict(calls), {k: v.detach().clone() for k, v in losses.items()}))
+        calls.update(teacher=0, kd=0)
+        return losses
+
+    trainer.compute_losses = recording_losses
+    trainer.train()
+    hook.remove()
+    bins = trainer.cfg.loss.bins_weight
+    assert [epoch for epoch, *_ in seen] == [0, 0, 1, 1]
+    for epoch, counts, losses in seen:
+        task = losses["silog"] + bins * losses.get("bins_chamfer", torch.zeros(()))
+        if epoch == 0:
+            assert counts == {"teacher": 0, "kd": 0} and "kd" not in losses
+            assert torch.allclose(losses["total"], task)
+        else:
+            assert counts == {"teacher": 1, "kd": 1} and "kd" in losses
+            assert torch.allclose(losses["total"], task + trainer.cfg.distill.kd_weight * losses["kd"])
+
+    # Resume into the middle of the warm-up: the continued epoch-0 step skips the teacher too.
+    cut_mapping = dict(mapping, log=dict(mapping["log"], out_dir=str(tmp_path / "cut")))
+    cut = Trainer(train_config_from_dict(cut_mapping), progress=False)
+    original_cut_step = cut.step
+
+    def step_then_interrupt(batch, epoch):
+        result = original_cut_step(batch, epoch)
+        cut.stop_requested = True
+        return result
+
+    cut.step = step_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        cut.train()
+    resumed = Trainer(train_config_from_dict(cut_mapping), resume=str(tmp_path / "cut" / "last.pt"), progress=False)
+    assert (resumed.epoch, resumed.step_in_epoch) == (0, 1)
+    teacher_calls = {"teacher": 0}
+    resumed.module.teacher.forward_features = _counting(resumed.module.teacher.forward_features, teacher_calls, "teacher")
+    epochs_run: list[tuple[int, int]] = []
+    original_resumed_step = resumed.step
+
+    def counting_step(batch, epoch):
+        before = teacher_calls["teacher"]
+        result = original_resumed_step(batch, epoch)
+        epochs_run.append((epoch, teacher_calls["teacher"] - before))
+        return result
+
+    resumed.step = counting_step
+    resumed.train()
+    assert epochs_run == [(0, 0), (1, 1), (1, 1)]
+
+
+def _counting(fn, calls: dict, key: str):
+    def wrapper(*args, **kwargs):
+        calls[key] += 1
+        return fn(*args, **kwargs)
+    return wrapper

@@ -13,7 +13,9 @@ method         parts (besides the student)                                     p
 One training iteration (the paper's Algorithm 1, its text reconstructed from sections 3.3-3.4):
 
 1. student forward: ``S_i`` (stage features) and its depth ``D_s``;
-2. teacher backbone forward, frozen and in eval mode, under ``no_grad``: ``T_i``;
+2. teacher backbone forward, frozen and in eval mode, under ``no_grad``: ``T_i`` (``kd`` skips it
+   and its regressors during the warm-up, when nothing reads them; disdepth/fam need it from
+   epoch 0 for the ghost-teacher task loss that trains FAM/LAM);
 3. ``A_i = FAM_i(T_i)``; with LAM ``(A_i M_i, M_i) = LAM_i(A_i)``, else ``M_i = 1``;
 4. ghost decoder (= the student's decoder and heads at this step, called with detached weights)
    on ``A_i M_i``: ``D_g``;
@@ -65,6 +67,8 @@ class DistillationModule(TrainingModule):
         if method not in METHODS:
             raise ConfigError(f"distill.method '{method}' is not a DisDepth method; use one of {', '.join(METHODS)}")
         self.method = method
+        # Epoch the trainer announced (set_epoch); None = unknown, forward computes everything.
+        self.epoch: int | None = None
         self.add_part("teacher", teacher, trainable=False, keep_eval=True, in_checkpoint=False)
         if method == "kd":
             self.add_part("kd", FeatureKD(student.feature_channels, teacher.feature_channels))
@@ -82,9 +86,22 @@ class DistillationModule(TrainingModule):
         return self.parts["teacher"]
 
     # ---------------------------------------------------------------- the step
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    @property
+    def kd_active(self) -> bool:
+        """Whether the KD term counts in the current epoch (True while the epoch is unknown)."""
+        return self.epoch is None or self.epoch >= self.cfg.distill.kd_start_epoch
+
     def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
         outputs = super().forward(batch)  # the student's depth, bin_centers, features, decoder_feature
         images = batch["image"]
+        if self.method == "kd" and not self.kd_active:
+            # Warm-up: the KD term is the only reader of the teacher and the regressors, so neither
+            # runs (the regressors get no gradient either way: find_unused_parameters is on).
+            # disdepth/fam need the teacher from epoch 0: their ghost-teacher task loss trains FAM/LAM.
+            return outputs
         with torch.no_grad():
             teacher_features = self.teacher.forward_features(images)
         if self.method == "kd":
@@ -115,6 +132,9 @@ class DistillationModule(TrainingModule):
 
     def kd_term(self, outputs: dict[str, Any], batch: dict[str, Any], epoch: int) -> torch.Tensor:
         if self.method == "kd":
+            if "kd/loss" not in outputs:
+                raise RuntimeError(f"kd term asked for at epoch {epoch}, but forward ran for epoch {self.epoch} "
+                                   "(KD warm-up, teacher skipped): call set_epoch(epoch) before forward")
             return outputs["kd/loss"]
         return attentive_kd_loss(outputs["fam/features"], outputs["features"], outputs.get("lam/scores"))
 
