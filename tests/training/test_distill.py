@@ -56,6 +56,21 @@ def images_batch(n: int = 2) -> dict:
     return {"image": torch.randn(n, 3, 64, 96), "depth": torch.rand(n, 1, 64, 96) * 8 + 1}
 
 
+def train_until_interrupted(trainer, stop_after_step: int) -> None:
+    """Train until Ctrl-C's path (``stop_requested``) stops the run right after global step ``stop_after_step``."""
+    original_step = trainer.step
+
+    def step_then_interrupt(batch, epoch):
+        result = original_step(batch, epoch)
+        if trainer.global_step == stop_after_step:
+            trainer.stop_requested = True
+        return result
+
+    trainer.step = step_then_interrupt
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+
+
 @pytest.mark.parametrize("method, parts", [("disdepth", ["student", "teacher", "fam", "lam"]),
                                            ("fam", ["student", "teacher", "fam"]),
                                            ("kd", ["student", "teacher", "kd"])])
@@ -167,17 +182,7 @@ def test_resume_mid_distillation_restores_every_part_exactly(synthetic_root, tmp
 
     mapping["log"]["out_dir"] = str(tmp_path / "cut")
     cut = Trainer(train_config_from_dict(mapping), progress=False)
-    original_step = cut.step
-
-    def step_then_interrupt(batch, epoch):
-        result = original_step(batch, epoch)
-        if cut.global_step == 3:  # mid second epoch, KD active
-            cut.stop_requested = True
-        return result
-
-    cut.step = step_then_interrupt
-    with pytest.raises(KeyboardInterrupt):
-        cut.train()
+    train_until_interrupted(cut, stop_after_step=3)  # mid second epoch, KD active
     resumed = Trainer(train_config_from_dict(mapping), resume=str(tmp_path / "cut" / "last.pt"), progress=False)
     assert (resumed.epoch, resumed.step_in_epoch, resumed.global_step) == (1, 1, 3)
     resumed.train()
@@ -266,16 +271,7 @@ def test_kd_warmup_skips_the_teacher_and_regressors(synthetic_root, tmp_path, te
     # Resume into the middle of the warm-up: the continued epoch-0 step skips the teacher too.
     cut_mapping = dict(mapping, log=dict(mapping["log"], out_dir=str(tmp_path / "cut")))
     cut = Trainer(train_config_from_dict(cut_mapping), progress=False)
-    original_cut_step = cut.step
-
-    def step_then_interrupt(batch, epoch):
-        result = original_cut_step(batch, epoch)
-        cut.stop_requested = True
-        return result
-
-    cut.step = step_then_interrupt
-    with pytest.raises(KeyboardInterrupt):
-        cut.train()
+    train_until_interrupted(cut, stop_after_step=1)
     resumed = Trainer(train_config_from_dict(cut_mapping), resume=str(tmp_path / "cut" / "last.pt"), progress=False)
     assert (resumed.epoch, resumed.step_in_epoch) == (0, 1)
     teacher_calls = {"teacher": 0}
