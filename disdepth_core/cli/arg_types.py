@@ -36,26 +36,25 @@ def int_range(low: int | None = None, high: int | None = None) -> Callable[[str]
     return parse
 
 
-def positive_float(text: str) -> float:
-    """A finite number > 0 (rates, periods, sizes in metres)."""
+def _finite_number(text: str, allow_zero: bool) -> float:
+    """``text`` as a finite float above 0 (or at least 0), else argparse's one-line error."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number > 0")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number {'>=' if allow_zero else '>'} 0")
     return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (rates, periods, sizes in metres)."""
+    return _finite_number(text, allow_zero=False)
 
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0 (tolerances, delays)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is out of range: expected a finite number >= 0")
-    return value
+    return _finite_number(text, allow_zero=True)
 
 
 positive_int = int_range(1)
