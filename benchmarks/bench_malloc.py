@@ -50,22 +50,26 @@ print(json.dumps({"mode": mode, "message": message, **result}))
 """
 
 
-def run_once(mode: str, args: argparse.Namespace) -> dict:
+def run_once(mode: str, args: argparse.Namespace, env_overrides: dict[str, str] | None = None) -> dict:
+    """One fresh process (``mode`` "tuned" or "default"): its message, per-frame times (ms) and page faults."""
     height, width = (int(v) for v in args.size.lower().split("x"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.pop("DISDEPTH_MALLOC_TUNING", None)
+    env.update(env_overrides or {})
     out = subprocess.run([sys.executable, "-c", WORKER, mode, args.model, str(height), str(width), str(args.frames),
                           str(args.threads)], capture_output=True, text=True, env=env, check=True, timeout=1800)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
+    from disdepth_core.cli.arg_types import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "models" / "demo" / "model.pt"))
     parser.add_argument("--size", default="120x160", help="network input HxW")
-    parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--frames", type=positive_int, default=60)
+    parser.add_argument("--rounds", type=positive_int, default=3)
+    parser.add_argument("--threads", type=non_negative_int, default=1, help="torch CPU threads (0 = torch's default)")
     args = parser.parse_args(argv)
     print(f"model {args.model}, input {args.size}, {args.frames} timed frames per process, {args.rounds} rounds, "
           f"threads {args.threads or 'default'}, {os.cpu_count()} CPUs")

@@ -133,10 +133,12 @@ def resolve_bench_model(model: str | None, tmp_dir: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from disdepth_core.cli.arg_types import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
-    parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--points-stride", type=int, default=0, help="the node's points_stride (0 = auto, the network's resolution)")
+    parser.add_argument("--repeats", type=positive_int, default=30)
+    parser.add_argument("--points-stride", type=non_negative_int, default=0, help="the node's points_stride (0 = auto, the network's resolution)")
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args(argv)
 

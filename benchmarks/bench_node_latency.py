@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-STAGES = ("decode", "preprocess", "postprocess", "pointcloud", "publish")
+from disdepth_ros.diagnostics import OUTSIDE_INFERENCE as STAGES  # noqa: E402  (the node's stages outside inference)
 
 
 # -- the publisher process --------------------------------------------------------------------------

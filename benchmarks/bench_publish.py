@@ -34,11 +34,13 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
+    from disdepth_core.cli.arg_types import non_negative_int, positive_int
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="480x640")
-    parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument("--repeats", type=positive_int, default=60)
     parser.add_argument("--points-rgb", action="store_true")
-    parser.add_argument("--points-stride", type=int, default=0, help="the node's points_stride for the 'after' path (0 = auto)")
+    parser.add_argument("--points-stride", type=non_negative_int, default=0, help="the node's points_stride for the 'after' path (0 = auto)")
     parser.add_argument("--dds-profile", choices=("on", "off"), default="on")
     args = parser.parse_args()
 
@@ -141,7 +143,7 @@ def main() -> int:
     consumer.send_signal(2)
     consumer.wait(timeout=30)
     print(f"{width}x{height}, cloud {'xyzrgb' if args.points_rgb else 'xyz'} (after: points_stride {args.points_stride} -> "
-          f"stride {pipeline.points_stride(result, config)}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
+          f"stride {result.points_stride}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
           f"p50 over {args.repeats} frames per path, interleaved, consumer subscribed")
     print(f"   {'stage':<22} {'before':>8} {'after':>8}")
     totals = {"before": 0.0, "after": 0.0}

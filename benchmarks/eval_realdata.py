@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disdepth_core.data.realdata import INDOOR, OUTDOOR, find_realdata_root, load_real_frames  # noqa: E402
 from disdepth_core.evaluation import Predictor  # noqa: E402
-from disdepth_core.metrics import compute_depth_metrics  # noqa: E402
+from disdepth_core.metrics import compute_depth_metrics, valid_gt_mask  # noqa: E402
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1")
 
@@ -56,8 +56,11 @@ def evaluate_model(model_path: str | Path, realdata: Path) -> list[dict]:
     # without the node's range mask, so the protocol (not NaN handling) clamps the prediction.
     predictor = Predictor(runtime, focal_rescale=True)
     frames = list(load_real_frames(realdata, scene))
-    masks = [valid_mask(frame.depth, meta.min_depth, meta.max_depth, crop) for frame in frames]
-    set_median = float(np.median(np.concatenate([f.depth[m] for f, m in zip(frames, masks) if f.registered])))
+    masks = [valid_gt_mask(frame.depth, meta.min_depth, meta.max_depth, crop) for frame in frames]
+    registered = [f.depth[m] for f, m in zip(frames, masks) if f.registered and m.any()]
+    if not registered:
+        raise RealDataError(f"no registered {scene} frame with valid depth in {realdata}")
+    set_median = float(np.median(np.concatenate(registered)))
     rows = []
     for frame, valid in zip(frames, masks):
         pred = predictor(frame.rgb, frame.K)
@@ -74,15 +77,9 @@ def evaluate_model(model_path: str | Path, realdata: Path) -> list[dict]:
     return rows
 
 
-def valid_mask(gt: np.ndarray, min_depth: float, max_depth: float, crop: str | None) -> np.ndarray:
-    """The protocol's valid ground-truth pixels (range, and the Garg crop for KITTI)."""
-    valid = (gt > min_depth) & (gt < max_depth)
-    if crop == "garg":
-        from disdepth_core.metrics import garg_crop_mask
 
-        valid &= garg_crop_mask(*gt.shape)
-    return valid
-
+class RealDataError(Exception):
+    """The real frames needed for a model's scene are not there (one line, exit 2)."""
 
 def summarise(rows: list[dict]) -> dict:
     """Mean over registered frames of model, set-constant and frame-oracle metrics, and the abs_rel gains."""
@@ -118,7 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     all_rows, summaries = [], {}
     for model in args.model:
-        rows = evaluate_model(model, root)
+        if not Path(model).is_file():
+            print(f"error: model file not found: {model}", file=sys.stderr)
+            return 2
+        try:
+            rows = evaluate_model(model, root)
+        except (RealDataError, FileNotFoundError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         all_rows += rows
         summaries[model] = summarise(rows)
     print(format_table(all_rows))

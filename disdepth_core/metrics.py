@@ -28,6 +28,7 @@ __all__ = [
     "garg_crop_mask",
     "eigen_crop_mask",
     "nyu_crop_mask",
+    "valid_gt_mask",
     "compute_depth_metrics",
     "DepthMetricsAccumulator",
     "format_metrics_table",
@@ -131,6 +132,19 @@ def _crop_mask(crop: str | None, h: int, w: int) -> np.ndarray | None:
     except KeyError:
         raise ValueError(f"unknown crop {crop!r}; expected None or one of {CROPS}") from None
     return func(h, w)
+
+
+def valid_gt_mask(gt: np.ndarray, min_depth: float, max_depth: float, crop: str | None = None) -> np.ndarray:
+    """The ground-truth pixels the protocol scores: finite, strictly inside (min, max), inside ``crop``.
+
+    The same rule :func:`compute_depth_metrics` applies row block by row block, for callers that
+    need the pixel set itself (baselines such as the best constant, depth statistics).
+    """
+    g = np.asarray(gt, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        mask = np.isfinite(g) & (g > min_depth) & (g < max_depth)
+    crop_mask = _crop_mask(crop, *g.shape)
+    return mask if crop_mask is None else mask & crop_mask
 
 
 # --------------------------------------------------------------------------------------------

@@ -75,6 +75,10 @@ class FrameResult:
     focal_factor: float = 1.0
     timings: dict[str, float] = field(default_factory=dict)
     camera_warning: str = ""  # camera_info that fits the image only approximately (aspect ratio)
+    points_stride: int = 0  # the stride the cloud was sampled with (set with ``points``)
+    # This thread's CPU time in the forward pass: the node subtracts it to report the CPU it spends
+    # outside inference (wall times also count waiting for a core on a busy computer).
+    inference_cpu: float = 0.0
 
 
 def auto_points_stride(depth_hw: tuple[int, int], network_hw: tuple[int, int]) -> int:
@@ -175,10 +179,8 @@ class FramePipeline:
         if config.output_resolution == "model" and K_cam is not None:
             depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
-        # inference_cpu: this thread's CPU time in the forward pass, so the node can report the CPU it
-        # spends outside inference (wall times also count waiting for a core on a busy computer)
-        timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2, inference_cpu=cpu2 - cpu1)
-        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning)
+        timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
+        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning, inference_cpu=cpu2 - cpu1)
         if config.points and depth_K is not None:
             result.points = self.make_points(result, config)
             timings["pointcloud"] = time.perf_counter() - t3
@@ -197,10 +199,11 @@ class FramePipeline:
         No padding: depth_image_proc pads points to 16/32 bytes, which only makes every copy on
         the way to a consumer (message, serialisation, transport) 33-100% larger; PointCloud2
         readers follow the fields and ``point_step``. The buffer is byte-backed
-        (:func:`byte_backed_float32`) so the message takes it without a copy.
+        (:func:`byte_backed_float32`) so the message takes it without a copy. The stride used is
+        recorded in ``result.points_stride``.
         """
         depth = result.depth
-        stride = self.points_stride(result, config)
+        stride = result.points_stride = self.points_stride(result, config)
         shape = (-(-depth.shape[0] // stride), -(-depth.shape[1] // stride), 4 if config.points_rgb else 3)
         if self._cloud_buffer is None or self._cloud_buffer.shape != shape:
             self._cloud_buffer = byte_backed_float32(shape)

@@ -275,7 +275,7 @@ class DepthNode(Node):
             self.info_pub.publish(messages.camera_info_for(camera[2], result.depth_K, result.depth.shape, header))
         if result.points is not None:
             self.points_pub.publish(messages.points_to_cloud(result.points, header, config.points_rgb))
-            self.cloud_in_use = (result.points.shape, self.pipeline.points_stride(result, config), config.points_stride)
+            self.cloud_in_use = (result.points.shape, result.points_stride, config.points_stride)
         if values["publish_color"] and self.color_pub.get_subscription_count() > 0:
             lo, hi = self.pipeline.depth_range(config)
             self.color_pub.publish(messages.array_to_image(colorize_depth(result.depth, lo, hi), "rgb8", header))
@@ -284,7 +284,7 @@ class DepthNode(Node):
         # The frame's cost outside the forward pass: on the wall clock, and as this thread's CPU time
         # (the wall figure also counts waiting for a core when the camera driver and consumers share it).
         timings["outside_inference"] = sum(timings.get(stage, 0.0) for stage in OUTSIDE_INFERENCE)
-        timings["outside_inference_cpu"] = time.thread_time() - cpu_start - timings.pop("inference_cpu", 0.0)
+        timings["outside_inference_cpu"] = time.thread_time() - cpu_start - result.inference_cpu
         stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
         timings["end_to_end"] = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self.latency.add_many(timings)

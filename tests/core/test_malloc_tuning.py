@@ -1,56 +1,35 @@
-"""The node's malloc tuning: freed per-frame buffers are reused instead of page-faulted in anew."""
+"""The node's malloc tuning: freed per-frame buffers are reused instead of page-faulted in anew.
+
+Runs ``benchmarks/bench_malloc.py``'s worker: the bundled demo model, 10 forward passes on a worker
+thread (as the node does) in a fresh process, counting the minor page faults they take. Untuned,
+glibc hands PyTorch's multi-megabyte activations fresh mmaps and trims freed heap, so every frame
+faults in (and zeroes) megabytes of new pages.
+"""
 
 from __future__ import annotations
 
-import os
+import argparse
+import importlib.util
 import platform
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO_MODEL = ROOT / "models" / "demo" / "model.pt"
-
-# Runs the bundled demo model 10 times on a worker thread (as the node does) and prints the
-# minor page faults those 10 forward passes took. Untuned, glibc hands PyTorch's multi-megabyte
-# activations fresh mmaps and trims freed heap, so every frame faults in (and zeroes) ~14 MB.
-PROBE = """
-import resource, sys, threading
-from disdepth_core.malloc_tuning import retain_freed_memory
-print(retain_freed_memory() if sys.argv[1] == "tuned" else "untuned")
-import numpy as np, torch
-torch.set_num_threads(1)
-from disdepth_core.runtime import load_runtime
-runtime = load_runtime(sys.argv[2], device="cpu")
-batch = np.random.default_rng(0).random((1, 3, 120, 160), dtype=np.float32)
-faults = []
-def frames():
-    for _ in range(3):
-        runtime.infer(batch)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(10):
-        runtime.infer(batch)
-    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-worker = threading.Thread(target=frames)
-worker.start()
-worker.join()
-print(faults[0])
-"""
+SETTINGS = argparse.Namespace(model=str(ROOT / "models" / "demo" / "model.pt"), size="120x160", frames=10, threads=1)
 
 
 def _probe(mode: str, **env: str) -> tuple[str, int]:
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
-    out = subprocess.run([sys.executable, "-c", PROBE, mode, str(DEMO_MODEL)], capture_output=True, text=True,
-                         env=environment, timeout=300, check=True)
-    message, faults = out.stdout.strip().splitlines()[-2:]
-    return message, int(faults)
+    spec = importlib.util.spec_from_file_location("bench_malloc", ROOT / "benchmarks" / "bench_malloc.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.run_once(mode, SETTINGS, env)
+    return result["message"], int(result["faults"])
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's; elsewhere the tuning is a no-op")
 def test_tuning_stops_per_frame_page_faults():
-    _, plain = _probe("untuned")
+    _, plain = _probe("default")
     message, tuned = _probe("tuned")
     assert message.startswith("malloc tuning on")
     assert plain > 10 * 500  # thousands of fresh pages per forward pass (measured: ~3,500)

@@ -292,3 +292,16 @@ def test_metrics_module_does_not_import_torch() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert "torch" not in imported
+
+
+def test_valid_gt_mask_is_the_pixel_set_the_metrics_score():
+    from disdepth_core.metrics import valid_gt_mask
+
+    rng = np.random.default_rng(5)
+    gt = rng.uniform(0.0, 90.0, (60, 200))
+    gt[0, :5] = [np.nan, np.inf, 0.0, 80.0, 1e-3]  # invalid: non-finite, zero, at either bound
+    pred = rng.uniform(1.0, 70.0, gt.shape)
+    mask = valid_gt_mask(gt, 1e-3, 80.0, "garg")
+    assert not mask[0, :5].any() and not mask[0].any()  # row 0 lies outside the Garg crop too
+    by_hand = float(np.mean(np.abs(pred[mask] - gt[mask]) / gt[mask]))
+    assert compute_depth_metrics(pred, gt, 1e-3, 80.0, "garg")["abs_rel"] == pytest.approx(by_hand, rel=1e-12)
