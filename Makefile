@@ -28,7 +28,7 @@ $(STAMP): setup.py constraints.txt
 	@touch $(STAMP)
 
 demo: setup
-	$(PY) -m disdepth_core.cli demo
+	$(PY) -m disdepth_cli demo
 
 # Built before the first pass so that a broken Humble install fails fast; the install is redone
 # only when constraints*.txt, setup.py or the interpreter changed.

@@ -29,7 +29,7 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     description="DisDepth: efficient monocular metric depth for ROS 2 robots",
-    packages=find_packages(include=["disdepth_core", "disdepth_core.*", "disdepth_ros", "disdepth_ros.*", "training", "training.*"]),
+    packages=find_packages(include=["disdepth_cli", "disdepth_cli.*", "disdepth_core", "disdepth_core.*", "disdepth_ros", "disdepth_ros.*", "training", "training.*"]),
     package_data={"training": ["configs/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -50,7 +50,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "disdepth = disdepth_core.cli:main",
+            "disdepth = disdepth_cli:main",
             "depth_node = disdepth_ros.depth_node:main",
         ],
     },

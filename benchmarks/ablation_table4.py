@@ -123,7 +123,7 @@ def main() -> int:
         out = out / f"seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)
     if not (data / "nyu" / "splits" / "test.txt").is_file():
-        subprocess.run([sys.executable, "-m", "disdepth_core.cli", "synth", "--out", str(data), "--dataset", "nyu", "--train", "600",
+        subprocess.run([sys.executable, "-m", "disdepth_cli", "synth", "--out", str(data), "--dataset", "nyu", "--train", "600",
                         "--test", "80", "--seed", "0", "--size", "120x160", "--no-progress"], cwd=REPO, check=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}

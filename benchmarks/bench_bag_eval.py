@@ -37,10 +37,10 @@ def main() -> int:
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args()
 
-    from disdepth_core.bags.evaluate import BagEvalOptions, evaluate_bag
+    from disdepth_core.bags.bag_evaluation import BagEvalOptions, evaluate_bag
     from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC, INFO_TOPIC, write_synthetic_bag
-    from disdepth_core.cli.info import parse_hw
-    from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+    from disdepth_cli.info import parse_hw
+    from disdepth_core.bundled_models import DEMO_MODEL_FILE, find_demo_dir
     from disdepth_core.evaluation import Predictor
     from disdepth_core.runtime import load_runtime
 

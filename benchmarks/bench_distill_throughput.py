@@ -36,10 +36,10 @@ def main() -> int:
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
 
-    from disdepth_core.data.synthetic import generate_dataset
-    from disdepth_core.models import build_student
+    from disdepth_core.synthetic.dataset_writer import generate_dataset
+    from disdepth_core.models import build_model
     from disdepth_core.models.checkpoint import save_checkpoint
-    from training.config import load_train_config
+    from training.train_config import load_train_config
     from training.trainer import Trainer
 
     work = Path(tempfile.mkdtemp(prefix="bench_distill_"))
@@ -47,7 +47,7 @@ def main() -> int:
                      frames_per_scene=4, progress=False)
     teacher = args.teacher
     if not teacher:
-        model = build_student("swin_nano_patch4_window7", lg_conv=False, head={"max_depth": 10.0})
+        model = build_model("swin_nano_patch4_window7", lg_conv=False, head={"max_depth": 10.0})
         teacher = str(work / "teacher.pt")
         save_checkpoint(teacher, model, model.cfg, {"max_depth": 10.0})
     nyu = work / "nyu"

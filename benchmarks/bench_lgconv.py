@@ -95,22 +95,22 @@ def main() -> None:
 
     import torch
 
-    from disdepth_core.models import build_student
+    from disdepth_core.models import build_model
     from disdepth_core.models.lgconv import set_lgconv_fused
 
     if args.threads:
         torch.set_num_threads(args.threads)
     height, width = (int(v) for v in args.input_size.lower().split("x"))
     torch.manual_seed(0)
-    plain = build_student(args.backbone, lg_conv=False).eval().to(args.device)
+    plain = build_model(args.backbone, lg_conv=False).eval().to(args.device)
     torch.manual_seed(0)
-    with_lg = build_student(args.backbone, lg_conv=True).eval().to(args.device)
+    with_lg = build_model(args.backbone, lg_conv=True).eval().to(args.device)
     image = torch.randn(1, 3, height, width, device=args.device)
     print(f"{args.backbone} @ {height}x{width} on {args.device} ({torch.get_num_threads()} threads), {args.iters} timed iterations "
           f"after {args.warmup} warm-up, torch {torch.__version__}")
     branches = set_lgconv_fused(with_lg, False)
     torch.manual_seed(0)
-    with_lg_fused = build_student(args.backbone, lg_conv=True).eval().to(args.device)
+    with_lg_fused = build_model(args.backbone, lg_conv=True).eval().to(args.device)
     variants = (("no LG-Conv", plain), ("LG reference", with_lg), ("LG fused", with_lg_fused))
     profiles = {label: leaf_ops(model, image, args.device) for label, model in variants}
     # Round-robin timing (one run of each variant per iteration): load drift on a shared machine hits all alike.

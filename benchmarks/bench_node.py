@@ -29,11 +29,11 @@ import numpy as np
 def build_fallback_model(folder: Path) -> Path:
     import torch
 
-    from disdepth_core.models import build_student
+    from disdepth_core.models import build_model
     from disdepth_core.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_student("ghostnet_100", lg_conv=True, head={"n_bins": 32, "max_depth": 10.0})
+    model = build_model("ghostnet_100", lg_conv=True, head={"n_bins": 32, "max_depth": 10.0})
     path = folder / "student.pt"
     meta = {"dataset": "nyu", "min_depth": 1e-3, "max_depth": 10.0, "train_focal": 518.8579, "train_input_size": [240, 320]}
     save_checkpoint(path, model, model.cfg, meta)
@@ -64,7 +64,8 @@ def python_loop_cloud(depth: np.ndarray, K: np.ndarray) -> list:
 def bench_size(pipeline, height: int, width: int, repeats: int, points_stride: int = 0) -> dict:
     from std_msgs.msg import Header
 
-    from disdepth_core.data.synthetic import render_frame
+    from disdepth_core.synthetic.render import render_frame
+    from disdepth_core import image_decoding
     from disdepth_ros import messages
     from disdepth_core.pipeline import PipelineConfig
 
@@ -89,8 +90,8 @@ def bench_size(pipeline, height: int, width: int, repeats: int, points_stride: i
         "size": f"{width}x{height}",
         "cloud_stride": float(pipeline.points_stride(result, xyz_cfg)),
         "cloud_points": float(packed_xyz.shape[0] * packed_xyz.shape[1]),
-        "decode_rgb8_ms": median_ms(lambda: messages.image_to_rgb(msg_rgb), repeats),
-        "decode_bgr8_ms": median_ms(lambda: messages.image_to_rgb(msg_bgr), repeats),
+        "decode_rgb8_ms": median_ms(lambda: image_decoding.image_to_rgb(msg_rgb), repeats),
+        "decode_bgr8_ms": median_ms(lambda: image_decoding.image_to_rgb(msg_bgr), repeats),
         "preprocess_ms": stage["preprocess"], "inference_ms": stage["inference"], "postprocess_ms": stage["postprocess"],
         "cloud_xyz_ms": stage["pointcloud"],
         "cloud_xyzrgb_ms": median_ms(lambda: pipeline.make_points(result, rgb_cfg), repeats),
@@ -125,7 +126,7 @@ def resolve_bench_model(model: str | None, tmp_dir: Path) -> tuple[str, str]:
     if model is not None:
         return model, "given model"
     try:
-        from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+        from disdepth_core.bundled_models import DEMO_MODEL_FILE, find_demo_dir
 
         return str(find_demo_dir() / DEMO_MODEL_FILE), "bundled demo model"
     except FileNotFoundError:
@@ -133,7 +134,7 @@ def resolve_bench_model(model: str | None, tmp_dir: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from disdepth_core.cli.arg_types import non_negative_int, positive_int
+    from disdepth_cli.arg_types import non_negative_int, positive_int
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)

@@ -50,8 +50,8 @@ def run_publisher(args: argparse.Namespace) -> int:
     from rclpy.context import Context
     from sensor_msgs.msg import CameraInfo, Image
 
-    from disdepth_core.cli.info import parse_hw
-    from disdepth_core.data.synthetic import render_frame
+    from disdepth_cli.info import parse_hw
+    from disdepth_core.synthetic.render import render_frame
     from disdepth_ros import messages
     from disdepth_ros.depth_node import qos_profile
 
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_subscriber(args)
 
     from bench_node import resolve_bench_model
-    from disdepth_ros.stream_client import NodeProcess, ros_env, unique_domain_id
+    from disdepth_ros.harness.node_process import NodeProcess, ros_env, unique_domain_id
 
     tmp_dir = tempfile.TemporaryDirectory(prefix="disdepth-node-bench-")
     tmp = Path(tmp_dir.name)

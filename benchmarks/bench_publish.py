@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
-    from disdepth_core.cli.arg_types import non_negative_int, positive_int
+    from disdepth_cli.arg_types import non_negative_int, positive_int
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="480x640")
@@ -45,7 +45,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from disdepth_ros.dds_profile import SWITCH_VAR, apply_large_data_profile
-    from disdepth_ros.stream_client import LOCALHOST_ENV, unique_domain_id
+    from disdepth_ros.harness.node_process import LOCALHOST_ENV, unique_domain_id
 
     if args.dds_profile == "off":
         os.environ[SWITCH_VAR] = "off"
@@ -57,11 +57,12 @@ def main() -> int:
     import numpy as np
     import rclpy
     from rclpy.context import Context
-    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
-    from disdepth_core.cli.info import parse_hw
-    from disdepth_core.data.synthetic import render_frame
-    from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+    from disdepth_cli.info import parse_hw
+    from disdepth_core.synthetic.render import render_frame
+    from disdepth_core.bundled_models import DEMO_MODEL_FILE, find_demo_dir
+    from disdepth_core.message_layout import point_fields
     from disdepth_core.pipeline import FramePipeline, PipelineConfig
     from disdepth_core.runtime import load_runtime
     from disdepth_ros import messages
@@ -111,7 +112,8 @@ def main() -> int:
 
     def before_cloud(points):
         msg = PointCloud2(header=header, height=height, width=width, point_step=4 * points.shape[2],
-                          row_step=4 * points.shape[2] * width, is_dense=False, fields=messages.point_fields(args.points_rgb, 8))
+                          row_step=4 * points.shape[2] * width, is_dense=False, fields=[PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count)
+                                                          for f in point_fields(args.points_rgb, 8)])
         msg.data = messages.to_byte_array(points)
         return msg
 

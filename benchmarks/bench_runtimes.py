@@ -27,11 +27,11 @@ def make_b0_checkpoint(folder: Path) -> Path:
     """A random-weight EfficientNet-B0 + LG-Conv student saved with KITTI-like metadata."""
     import torch
 
-    from disdepth_core.models import build_student
+    from disdepth_core.models import build_model
     from disdepth_core.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_student("efficientnet_b0", lg_conv=True)
+    model = build_model("efficientnet_b0", lg_conv=True)
     path = folder / "efficientnet_b0_lg.pt"
     save_checkpoint(path, model, model.cfg, {"dataset": "kitti", "max_depth": 80.0, "train_input_size": [352, 1216]})
     return path

@@ -26,7 +26,8 @@ cv2.setNumThreads(1)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from disdepth_core.data.synthetic import generate_dataset, render_frame  # noqa: E402
+from disdepth_core.synthetic.dataset_writer import generate_dataset  # noqa: E402
+from disdepth_core.synthetic.render import render_frame  # noqa: E402
 
 
 def bench_render(kind: str, frames: int, height: int, width: int) -> float:

@@ -61,7 +61,7 @@ def main() -> None:
 
     import torch
 
-    from disdepth_core.models import build_student
+    from disdepth_core.models import build_model
     from disdepth_core.models.lgconv import set_lgconv_fused
     from disdepth_core.runtime.torch_fast_path import ForwardPass, GraphedForward
 
@@ -78,7 +78,7 @@ def main() -> None:
         for size in args.sizes.split(","):
             height, width = (int(v) for v in size.split("x"))
             torch.manual_seed(0)
-            model = build_student(backbone, lg_conv=True).eval().to(device)
+            model = build_model(backbone, lg_conv=True).eval().to(device)
             image = torch.randn(1, 3, height, width, device=device)
             results = {}
             modes = (("eager fp32", torch.float32, False, False), ("eager fp16", torch.float16, False, False),
@@ -99,7 +99,7 @@ def main() -> None:
             lg_reference_ms, _ = time_forward(ForwardPass(model, torch.float32, False), image, args.iters, args.warmup, device)
             set_lgconv_fused(model, True)
             torch.manual_seed(0)
-            plain = build_student(backbone, lg_conv=False).eval().to(device)
+            plain = build_model(backbone, lg_conv=False).eval().to(device)
             no_lg_ms, _ = time_forward(ForwardPass(plain, torch.float32, False), image, args.iters, args.warmup, device)
             best = results["graph fp16+CL"]
             diff = float((best[1] - reference_depth).abs().max()) if best[1] is not None else float("nan")

@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from disdepth_core.data.realdata import INDOOR, OUTDOOR, find_realdata_root, load_real_frames  # noqa: E402
-from disdepth_core.evaluation import Predictor  # noqa: E402
+from disdepth_core.evaluation import EvalProtocol, Predictor, set_constant_depth  # noqa: E402
 from disdepth_core.metrics import compute_depth_metrics, valid_gt_mask  # noqa: E402
 
 COLUMNS = ("abs_rel", "rmse", "log10", "d1")
@@ -57,10 +57,11 @@ def evaluate_model(model_path: str | Path, realdata: Path) -> list[dict]:
     predictor = Predictor(runtime, focal_rescale=True)
     frames = list(load_real_frames(realdata, scene))
     masks = [valid_gt_mask(frame.depth, meta.min_depth, meta.max_depth, crop) for frame in frames]
-    registered = [f.depth[m] for f, m in zip(frames, masks) if f.registered and m.any()]
-    if not registered:
-        raise RealDataError(f"no registered {scene} frame with valid depth in {realdata}")
-    set_median = float(np.median(np.concatenate(registered)))
+    protocol = EvalProtocol(meta.min_depth, meta.max_depth, crop)
+    try:
+        set_median = set_constant_depth([f.depth for f in frames if f.registered], protocol)
+    except ValueError:
+        raise RealDataError(f"no registered {scene} frame with valid depth in {realdata}") from None
     rows = []
     for frame, valid in zip(frames, masks):
         pred = predictor(frame.rgb, frame.K)

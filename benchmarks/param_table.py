@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from disdepth_core.cli.info import parse_hw
-from disdepth_core.models import backbone_info, build_student, list_students
+from disdepth_cli.info import parse_hw
+from disdepth_core.models import backbone_info, build_model, list_students
 from disdepth_core.models.complexity import measure_complexity
 
 
@@ -23,7 +23,7 @@ def main() -> None:
     print("|" + "---|" * (5 + len(sizes)))
     for name in list_students():
         info = backbone_info(name)
-        plain, lg = build_student(name, lg_conv=False), build_student(name, lg_conv=True)
+        plain, lg = build_model(name, lg_conv=False), build_model(name, lg_conv=True)
         stats = [(measure_complexity(plain, h, w), measure_complexity(lg, h, w)) for h, w in sizes]
         paper = "–"
         if info.paper_params_m is not None:

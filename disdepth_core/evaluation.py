@@ -23,13 +23,14 @@ out-of-range prediction into the minimum depth.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
-from disdepth_core.metrics import CROPS, DepthMetricsAccumulator, EmptyMaskError, compute_depth_metrics
-from disdepth_core.pipeline import FramePipeline, PipelineConfig
+from disdepth_core.metrics import CROPS, DepthMetricsAccumulator, valid_gt_mask
+from disdepth_core.pipeline import FramePipeline, FrameResult, PipelineConfig
 
 # Keep every positive finite prediction: the protocol clamps (NaN -> min would be wrong).
 _UNBOUNDED = dict(min_depth=float(np.finfo(np.float32).tiny), max_depth=float("inf"))
@@ -52,15 +53,32 @@ class EvalProtocol:
     def accumulator(self) -> DepthMetricsAccumulator:
         return DepthMetricsAccumulator(min_depth=self.min_depth, max_depth=self.max_depth, crop=self.crop)
 
-    def frame_metrics(self, pred: np.ndarray, gt: np.ndarray) -> Optional[dict[str, float]]:
-        """Metrics of one frame, or None when no ground-truth pixel is valid (skipped, counted)."""
-        try:
-            return compute_depth_metrics(pred, gt, self.min_depth, self.max_depth, self.crop)
-        except EmptyMaskError:
-            return None
-
     def describe(self) -> str:
         return f"range {self.min_depth:g}..{self.max_depth:g} m, crop {self.crop or 'none'}, per image then averaged"
+
+
+def set_constant_depth(gts: Iterable[np.ndarray], protocol: EvalProtocol) -> float:
+    """The best single constant depth for a set of frames: the median of every pixel the protocol
+    scores (:func:`~disdepth_core.metrics.valid_gt_mask`: range and crop) over the whole set.
+
+    The project's one constant baseline ("does the model beat predicting one number?"): the demo,
+    the real-frame benchmark and fine-tuning reports all use it. Raises ``ValueError`` when no
+    frame has a valid pixel.
+    """
+    valid = [gt[valid_gt_mask(gt, protocol.min_depth, protocol.max_depth, protocol.crop)] for gt in gts]
+    valid = [v for v in valid if v.size]
+    if not valid:
+        raise ValueError(f"no valid ground-truth pixel in the set ({protocol.describe()})")
+    return float(np.median(np.concatenate(valid)))
+
+
+def constant_baseline(gts: list[np.ndarray], protocol: EvalProtocol) -> tuple[dict[str, float], float]:
+    """Metrics of predicting :func:`set_constant_depth` everywhere, and that depth."""
+    constant = set_constant_depth(gts, protocol)
+    acc = protocol.accumulator()
+    for gt in gts:
+        acc.update(np.full(gt.shape, constant, dtype=np.float32), gt)
+    return acc.compute(), constant
 
 
 def paste_prediction(pred: np.ndarray, full_shape: tuple[int, int], crop_box: Any) -> np.ndarray:
@@ -112,23 +130,35 @@ class Predictor:
         return {"model": self.runtime.path, "backend": self.runtime.backend, "resolution": self.resolution,
                 "flip_tta": self.flip_tta, "focal_rescale": self.config.focal_rescale}
 
-    def predict_timed(self, rgb: np.ndarray, K: Optional[np.ndarray] = None) -> tuple[np.ndarray, dict[str, float]]:
-        """Depth and the pipeline's per-stage timings (seconds; summed over the flip pass)."""
-        camera = (np.asarray(K, dtype=np.float64), rgb.shape[:2]) if K is not None else None
+    def predict_result(self, rgb: np.ndarray, K: Optional[np.ndarray] = None,
+                       K_size: Optional[tuple[int, int]] = None) -> FrameResult:
+        """The pipeline's result for one frame (depth unbounded: the protocol clamps).
+
+        ``K`` belongs to an image of ``K_size`` (height, width; default the frame's own size) and
+        is scaled to the frame exactly as the node scales camera_info. With flip TTA the depth is
+        the average of both passes and the timings are summed.
+        """
+        K_size = tuple(K_size or rgb.shape[:2])
+        camera = (np.asarray(K, dtype=np.float64), K_size) if K is not None else None
         input_hw = rgb.shape[:2] if self.full_resolution else None
         result = self.pipeline.process_rgb(rgb, camera, self.config, input_hw)
-        depth, timings = result.depth, dict(result.timings)
         if self.flip_tta:
-            flipped_K = None
-            if K is not None:
-                flipped_K = np.array(K, dtype=np.float64)
-                flipped_K[0, 2] = rgb.shape[1] - 1 - flipped_K[0, 2]
-            flipped_camera = (flipped_K, rgb.shape[:2]) if flipped_K is not None else None
+            flipped_camera = None
+            if camera is not None:
+                flipped_K = np.array(camera[0], dtype=np.float64)
+                flipped_K[0, 2] = K_size[1] - 1 - flipped_K[0, 2]
+                flipped_camera = (flipped_K, K_size)
             mirror = self.pipeline.process_rgb(np.ascontiguousarray(rgb[:, ::-1]), flipped_camera, self.config, input_hw)
-            depth = 0.5 * (depth + mirror.depth[:, ::-1])
+            timings = dict(result.timings)
             for key, value in mirror.timings.items():
                 timings[key] = timings.get(key, 0.0) + value
-        return depth, timings
+            result = dataclasses.replace(result, depth=0.5 * (result.depth + mirror.depth[:, ::-1]), timings=timings)
+        return result
+
+    def predict_timed(self, rgb: np.ndarray, K: Optional[np.ndarray] = None) -> tuple[np.ndarray, dict[str, float]]:
+        """Depth and the pipeline's per-stage timings (seconds; summed over the flip pass)."""
+        result = self.predict_result(rgb, K)
+        return result.depth, dict(result.timings)
 
     def __call__(self, rgb: np.ndarray, K: Optional[np.ndarray] = None) -> np.ndarray:
         return self.predict_timed(rgb, K)[0]

@@ -1,8 +1,8 @@
 """Standard monocular-depth evaluation metrics (numpy only).
 
 The protocol follows the BTS / AdaBins / NeWCRFs evaluation code the DisDepth paper compares
-against (see ``shared/facts/depth-protocol.md``), because numbers are only comparable when
-clamping, the valid-GT mask, crops and the averaging order all match:
+against, because numbers are only comparable when clamping, the valid-GT mask, crops and the
+averaging order all match:
 
 * predictions are clamped to ``[min_depth, max_depth]``; ``+inf -> max``, ``nan -> min``;
 * a GT pixel is valid iff it is finite and ``min_depth < gt < max_depth`` (strict);

@@ -11,6 +11,7 @@ just works; the ray grid (``geometry.ray_grid``) and the cloud buffer are cached
 from __future__ import annotations
 
 import array
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -19,8 +20,8 @@ import cv2
 import numpy as np
 
 from disdepth_core import image_decoding
-from disdepth_core.geometry import depth_to_points, focal_rescale_factor, scale_intrinsics
-from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, postprocess_depth, preprocess_rgb
+from disdepth_core.geometry import as_intrinsics, depth_to_points, focal_rescale_factor, scale_intrinsics
+from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, mask_out_of_range, postprocess_depth, preprocess_rgb
 
 
 def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
@@ -112,6 +113,24 @@ def intrinsics_problem(K: np.ndarray) -> Optional[str]:
     return None
 
 
+def camera_info_problem(info: Any) -> Optional[str]:
+    """Why a camera_info message (rclpy or rosbags) cannot be used, or None.
+
+    The node and the bag tools reject such a message the same way: counted as bad, the last
+    valid intrinsics kept (a zero size cannot be scaled to the image; a bad K breaks the cloud).
+    """
+    try:
+        K = as_intrinsics(info.k)
+    except ValueError as err:
+        return str(err)
+    problem = intrinsics_problem(K)
+    if problem:
+        return problem
+    if int(info.height) <= 0 or int(info.width) <= 0:
+        return f"zero size {info.width}x{info.height}"
+    return None
+
+
 def aspect_mismatch(info_hw: tuple[int, int], image_hw: tuple[int, int], tolerance: float = 0.01) -> Optional[str]:
     """A warning when camera_info's size has another aspect ratio than the image (K is stretched unevenly)."""
     (ih, iw), (h, w) = info_hw, image_hw
@@ -185,6 +204,22 @@ class FramePipeline:
             result.points = self.make_points(result, config)
             timings["pointcloud"] = time.perf_counter() - t3
         return result
+
+    def publishable(self, result: FrameResult, config: PipelineConfig) -> FrameResult:
+        """The frame as the node publishes it with ``config``, from a result computed with a wider range.
+
+        Evaluation predicts with an unbounded range (the protocol, not a NaN mask, clamps), and
+        ``bag-eval --write-bag`` then writes what the node would publish for that frame: the same
+        resize-then-mask order gives the node's exact depth (``config``'s range) and cloud, without
+        running the network again. Both results are at camera resolution.
+        """
+        if config.output_resolution != "camera":
+            raise ValueError("publishable() maps camera-resolution results only")
+        lo, hi = self.depth_range(config)
+        out = dataclasses.replace(result, depth=mask_out_of_range(result.depth.copy(), lo, hi), points=None, timings={})
+        if config.points and out.depth_K is not None:
+            out.points = self.make_points(out, config).copy()  # the reused buffer belongs to the next frame
+        return out
 
     def _focal_factor(self, K_cam: Optional[np.ndarray], transform: FrameTransform, config: PipelineConfig) -> float:
         """(camera fx in network pixels) / train focal: apparent size scales with focal length."""

@@ -26,8 +26,10 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from disdepth_core import image_decoding
+from disdepth_core.config_parsing import ConfigError  # bad parameters or an unloadable model: exit status 2
 from disdepth_core.geometry import as_intrinsics
-from disdepth_core.pipeline import FramePipeline, PipelineConfig, intrinsics_problem
+from disdepth_core.pipeline import FramePipeline, PipelineConfig, camera_info_problem
 from disdepth_core.visualize import colorize_depth
 
 from . import messages
@@ -35,10 +37,6 @@ from .diagnostics import OUTSIDE_INFERENCE, LatencyStats, RateMeter, build_repor
 from .mailbox import LatestMailbox
 from .param_checks import check_params_file, depth_range_problems, unknown_parameter_problems
 from .parameters import PARAMETERS, SPECS, validate_all, validate_value
-
-
-class ConfigError(Exception):
-    """Bad parameters or an unloadable model: logged and the process exits with status 2."""
 
 
 def qos_profile(kind: str, depth: int) -> QoSProfile:
@@ -128,11 +126,11 @@ class DepthNode(Node):
         return values
 
     def _load_model(self):
-        from disdepth_core.runtime import InputSpec, ModelLoadError, load_runtime
+        from disdepth_core.runtime import ModelLoadError, load_runtime
 
         path = self.values["model_path"]
         if not path:
-            from disdepth_core.demo_assets import DEMO_MODEL_FILE, find_demo_dir
+            from disdepth_core.bundled_models import DEMO_MODEL_FILE, find_demo_dir
 
             try:
                 path = str(find_demo_dir() / DEMO_MODEL_FILE)
@@ -148,10 +146,7 @@ class DepthNode(Node):
                                    log=lambda line: self.get_logger().info(line), **runtime_options(self.values))
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
-            spec = runtime.input_spec
-            batch = np.zeros(InputSpec(*pipeline.input_hw, spec.layout).expected_shape(1), dtype=spec.dtype)
-            for _ in range(2):  # first inferences pay for lazy initialisation
-                runtime.infer(batch)
+            runtime.warmup(input_hw=pipeline.input_hw)  # first inferences pay for lazy initialisation
         except (ModelLoadError, ValueError, RuntimeError, OSError, ImportError) as err:
             # CUDA/TensorRT/onnxruntime failures are RuntimeErrors, a missing backend an ImportError,
             # an unreadable file an OSError: all are a config problem, reported in one line.
@@ -186,7 +181,7 @@ class DepthNode(Node):
         try:
             self.input_rate.tick()
             if isinstance(msg, Image):
-                messages.image_view(msg)  # cheap (no copy) validation; bad frames never take the slot
+                image_decoding.image_view(msg)  # cheap (no copy) validation; bad frames never take the slot
         except Exception as err:  # BadMessageError, or anything odd numpy/rclpy raise on a strange message
             self._count_bad(err)
             return
@@ -194,23 +189,19 @@ class DepthNode(Node):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
-            K = as_intrinsics(msg.k)
-            problem = intrinsics_problem(K)
-            if problem:
-                raise ValueError(problem)
-            if msg.height <= 0 or msg.width <= 0:
-                raise ValueError(f"zero size {msg.width}x{msg.height}")
-            size = (int(msg.height), int(msg.width))
-        except Exception as err:
-            self._count_bad(err, "camera_info")
+            problem = camera_info_problem(msg)
+        except Exception as err:  # a field of an unexpected type: the message is bad, the node goes on
+            problem = f"{type(err).__name__}: {err}"
+        if problem:
+            self._count_bad(ValueError(problem), "camera_info")
             return
-        self.camera = (K, size, msg)
+        self.camera = (as_intrinsics(msg.k), (int(msg.height), int(msg.width)), msg)
 
     def _count_bad(self, err: Exception, kind: str = "image") -> None:
         with self._counts_lock:
             self.bad += 1
             self.bad_recent += 1
-        reason = str(err) if isinstance(err, (messages.BadMessageError, ValueError)) else f"{type(err).__name__}: {err}"
+        reason = str(err) if isinstance(err, (image_decoding.BadMessageError, ValueError)) else f"{type(err).__name__}: {err}"
         # rclpy throttles per call site: one line per kind so bad camera_info cannot hide bad images
         if kind == "camera_info":
             self.get_logger().warning(f"ignoring bad camera_info: {reason}", throttle_duration_sec=5.0)
@@ -246,7 +237,7 @@ class DepthNode(Node):
                 continue
             try:
                 self._process(msg)
-            except messages.BadMessageError as err:
+            except image_decoding.BadMessageError as err:
                 self._count_bad(err)
             except Exception as err:  # one bad frame must not kill the thread
                 if self._stop.is_set():

@@ -1,34 +1,23 @@
-"""sensor_msgs <-> numpy without cv_bridge: zero-copy views in, one memcpy out.
+"""sensor_msgs messages from the node's output layouts, without cv_bridge: one memcpy out.
 
-Decoding (image -> numpy) is ROS-free and lives in :mod:`disdepth_core.image_decoding`
-(re-exported here); this module builds the outgoing messages. Outgoing data is handed to rclpy as an
-``array.array('B')`` filled with one ``frombytes`` memcpy: the generated setters store an
-array.array as is, whereas ``bytes`` or a list is checked element by element in Python (tens
-of ms for a 640x480 cloud).
+What the fields and bytes are is decided ROS-free in :mod:`disdepth_core.message_layout` (so
+``bag-eval --write-bag`` writes exactly what the node publishes); this module only fills rclpy's
+classes. Decoding incoming messages lives in :mod:`disdepth_core.image_decoding`. Outgoing data is
+handed to rclpy as an ``array.array('B')`` filled with one ``frombytes`` memcpy: the generated
+setters store an array.array as is, whereas ``bytes`` or a list is checked element by element in
+Python (tens of ms for a 640x480 cloud).
 """
 
 from __future__ import annotations
 
 import array
-import sys
 from typing import Optional
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 
-from disdepth_core.geometry import as_intrinsics, depth_to_millimetres
-from disdepth_core.image_decoding import (  # noqa: F401  (re-exported: the node and tools decode through here)
-    ENCODINGS,
-    BadMessageError,
-    compressed_to_rgb,
-    image_to_depth,
-    image_to_rgb,
-    image_view,
-)
-from disdepth_core.pipeline import pack_rgb  # noqa: F401  (re-exported)
-
-_NATIVE_BIG = sys.byteorder == "big"
-
+from disdepth_core.message_layout import (CameraInfoLayout, CloudLayout, ImageLayout, cloud_layout, depth_camera_info_layout,
+                                          depth_image_layout, image_layout)
 
 def to_byte_array(arr: np.ndarray) -> array.array:
     """One memcpy of ``arr``'s bytes into the ``array.array('B')`` rclpy's setters take as is."""
@@ -71,93 +60,53 @@ def byte_storage(arr: np.ndarray) -> Optional[array.array]:
     return None
 
 
-def array_to_image(pixels: np.ndarray, encoding: str, header=None) -> Image:
-    """An Image from a ``[H,W]``/``[H,W,C]`` array already in ``encoding``'s layout."""
-    pixels = np.ascontiguousarray(pixels)
+def image_message(layout: ImageLayout, header=None) -> Image:
     msg = Image()
     if header is not None:
         msg.header = header
-    msg.height, msg.width = int(pixels.shape[0]), int(pixels.shape[1])
-    msg.encoding = encoding
-    msg.is_bigendian = _NATIVE_BIG if pixels.dtype.itemsize > 1 else False
-    msg.step = int(pixels.strides[0])
-    set_byte_data(msg, to_byte_array(pixels))
+    msg.height, msg.width, msg.encoding = layout.height, layout.width, layout.encoding
+    msg.is_bigendian, msg.step = layout.is_bigendian, layout.step
+    set_byte_data(msg, to_byte_array(layout.pixels))
     return msg
+
+
+def cloud_message(layout: CloudLayout, header) -> PointCloud2:
+    """A byte-backed ``layout.points`` (see :func:`byte_storage`) becomes the message data without a copy."""
+    msg = PointCloud2()
+    msg.header = header
+    msg.height, msg.width = layout.height, layout.width
+    msg.fields = [PointField(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in layout.fields]
+    msg.is_bigendian, msg.is_dense = layout.is_bigendian, layout.is_dense
+    msg.point_step, msg.row_step = layout.point_step, layout.row_step
+    storage = byte_storage(layout.points)
+    set_byte_data(msg, storage if storage is not None else to_byte_array(layout.points))
+    return msg
+
+
+def camera_info_message(layout: CameraInfoLayout, header) -> CameraInfo:
+    out = CameraInfo()
+    out.header = header
+    out.height, out.width = layout.height, layout.width
+    out.distortion_model = layout.distortion_model
+    out.d, out.k, out.r, out.p = list(layout.d), list(layout.k), list(layout.r), list(layout.p)
+    return out
+
+
+def array_to_image(pixels: np.ndarray, encoding: str, header=None) -> Image:
+    """An Image from a ``[H,W]``/``[H,W,C]`` array already in ``encoding``'s layout."""
+    return image_message(image_layout(pixels, encoding), header)
 
 
 def depth_to_image(depth: np.ndarray, header, encoding: str = "32FC1") -> Image:
     """Depth in metres (NaN invalid) -> ``32FC1`` metres or ``16UC1`` millimetres (0 invalid)."""
-    if encoding == "32FC1":
-        return array_to_image(depth.astype(np.float32, copy=False), "32FC1", header)
-    if encoding != "16UC1":
-        raise ValueError(f"depth encoding must be 32FC1 or 16UC1, got {encoding!r}")
-    return array_to_image(depth_to_millimetres(depth), "16UC1", header)
-
-
-def point_fields(rgb: bool, step_floats: Optional[int] = None) -> list[PointField]:
-    """x, y, z FLOAT32 (+ rgb packed in a FLOAT32 right after z, or at offset 16 in padded layouts)."""
-    fields = [PointField(name=n, offset=4 * i, datatype=PointField.FLOAT32, count=1) for i, n in enumerate("xyz")]
-    if rgb:
-        offset = 16 if (step_floats or 4) >= 8 else 12
-        fields.append(PointField(name="rgb", offset=offset, datatype=PointField.FLOAT32, count=1))
-    return fields
+    return image_message(depth_image_layout(depth, encoding), header)
 
 
 def points_to_cloud(packed: np.ndarray, header, rgb: bool) -> PointCloud2:
-    """Organized PointCloud2 from a packed float32 ``[H,W,3]`` (xyz) or ``[H,W,4]`` (xyz + rgb) array.
-
-    The padded depth_image_proc layouts ``[H,W,4]`` xyz-pad / ``[H,W,8]`` xyz-pad-rgb-pad are
-    accepted too (``rgb`` tells a 4-float point apart). A byte-backed array (see
-    :func:`byte_storage`) becomes the message data without a copy.
-    """
-    height, width, floats = packed.shape
-    msg = PointCloud2()
-    msg.header = header
-    msg.height, msg.width = int(height), int(width)
-    msg.fields = point_fields(rgb, floats)
-    msg.is_bigendian = _NATIVE_BIG
-    msg.point_step = 4 * int(floats)
-    msg.row_step = msg.point_step * int(width)
-    msg.is_dense = False
-    storage = byte_storage(packed)
-    set_byte_data(msg, storage if storage is not None else to_byte_array(packed))
-    return msg
-
-
-def cloud_to_arrays(msg: PointCloud2) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """xyz float32 ``[H,W,3]`` and, if present, uint8 rgb ``[H,W,3]`` of an x/y/z(/rgb) cloud."""
-    offsets = {f.name: f.offset for f in msg.fields}
-    raw = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.row_step)[:, :msg.width * msg.point_step]
-    raw = raw.reshape(msg.height, msg.width, msg.point_step)
-    xyz = np.stack([raw[..., offsets[n]:offsets[n] + 4].copy().view(np.float32)[..., 0] for n in "xyz"], axis=-1)
-    if "rgb" not in offsets:
-        return xyz, None
-    packed = raw[..., offsets["rgb"]:offsets["rgb"] + 4].copy().view(np.uint32)[..., 0]
-    colors = np.stack([(packed >> 16) & 255, (packed >> 8) & 255, packed & 255], axis=-1).astype(np.uint8)
-    return xyz, colors
+    """Organized PointCloud2 from the pipeline's packed points (see :func:`~disdepth_core.message_layout.cloud_layout`)."""
+    return cloud_message(cloud_layout(packed, rgb), header)
 
 
 def camera_info_for(info: CameraInfo, K_out: np.ndarray, size_hw: tuple[int, int], header) -> CameraInfo:
-    """camera_info of the depth image: K = ``K_out`` and P mapped by the same pixel affinity.
-
-    The camera->depth pixel map is affine per axis (resize/letterbox): ``u' = a u + b``; it is
-    read off K and applied to P's rows, so a rectified P (Tx, different focal) stays exact.
-    """
-    K_in = as_intrinsics(info.k)
-    a_u, a_v = K_out[0, 0] / K_in[0, 0], K_out[1, 1] / K_in[1, 1]
-    b_u, b_v = K_out[0, 2] - a_u * K_in[0, 2], K_out[1, 2] - a_v * K_in[1, 2]
-    P = np.array(info.p, dtype=np.float64).reshape(3, 4)
-    if not P.any():
-        P = np.hstack([K_in, np.zeros((3, 1))])
-    P_out = P.copy()
-    P_out[0] = a_u * P[0] + b_u * P[2]
-    P_out[1] = a_v * P[1] + b_v * P[2]
-    out = CameraInfo()
-    out.header = header
-    out.height, out.width = int(size_hw[0]), int(size_hw[1])
-    out.distortion_model = info.distortion_model
-    out.d = list(info.d)
-    out.k = [float(v) for v in np.asarray(K_out, dtype=np.float64).reshape(-1)]
-    out.r = list(info.r)
-    out.p = [float(v) for v in P_out.reshape(-1)]
-    return out
+    """camera_info of the depth image (see :func:`~disdepth_core.message_layout.depth_camera_info_layout`)."""
+    return camera_info_message(depth_camera_info_layout(info, K_out, size_hw), header)

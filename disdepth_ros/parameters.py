@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-BACKEND_CHOICES = ("auto", "tensorrt", "onnxruntime", "openvino", "torch")
+from disdepth_core.runtime.loader import BACKEND_CHOICES
+
 PRECISION_CHOICES = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 QOS_CHOICES = ("sensor_data", "reliable")

@@ -35,7 +35,7 @@ def pytest_ignore_collect(collection_path: Path, config) -> Optional[bool]:
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """``ROOT/nyu`` (24 train + 6 test frames at 120x160) and ``ROOT/kitti`` (8 + 4 at 375x1242)."""
-    from disdepth_core.data.synthetic import generate_dataset
+    from disdepth_core.synthetic.dataset_writer import generate_dataset
 
     root = tmp_path_factory.mktemp("synthetic")
     generate_dataset(root, "nyu", n_train=24, n_test=6, seed=3, height=120, width=160, frames_per_scene=6, progress=False)
@@ -70,11 +70,11 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A small random-weight student checkpoint with full metadata (fast to build and run)."""
     import torch
 
-    from disdepth_core.models import build_student
+    from disdepth_core.models import build_model
     from disdepth_core.models.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = build_student("ghostnet_100", lg_conv=True, head={"n_bins": 32, "max_depth": 10.0})
+    model = build_model("ghostnet_100", lg_conv=True, head={"n_bins": 32, "max_depth": 10.0})
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     meta = {"dataset": "nyu", "min_depth": 1e-3, "max_depth": 10.0, "train_focal": 259.4, "train_input_size": [64, 96],
             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "config_name": "tiny"}

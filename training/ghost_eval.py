@@ -1,6 +1,7 @@
 """Paper Table 5: the teacher with its own decoder vs. the acclimated teacher read by the ghost decoder.
 
-    python -m training.ghost_eval --checkpoint runs/paper/t5_kitti_ghost_teacher/last.pt [--max-images N]
+    disdepth ghost-eval --checkpoint runs/paper/t5_kitti_ghost_teacher/last.pt [--max-images N]
+    (the same as python -m training.ghost_eval ...)
 
 Rebuilds the distillation run recorded in the checkpoint (its training config, the teacher from
 ``distill.teacher_checkpoint``, the student and FAM/LAM weights from the checkpoint; the ghost
@@ -21,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from disdepth_core.entry_point import debug_requested, run_entry_point
+
 from .distributed import resolve_device
 
 
@@ -40,9 +43,9 @@ def evaluate_ghost_teacher(checkpoint: str, overrides: list[str] | None = None, 
     """Metrics of ``teacher``, ``ghost_teacher`` and ``student`` for a distillation checkpoint."""
     from disdepth_core.models.checkpoint import read_checkpoint
 
-    from .config import apply_overrides, train_config_from_dict
+    from .train_config import apply_overrides, train_config_from_dict
     from .distributed import DistInfo
-    from .evaluate import evaluate_model
+    from .validation import evaluate_model
     from .modules import STUDENT, build_training_module
 
     payload = read_checkpoint(checkpoint)
@@ -70,7 +73,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.ghost_eval", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="a distillation run's last.pt/best.pt (with training state)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -79,17 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
     parser.add_argument("--save-json", default=None, help="also write the three rows' metrics here")
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        device = resolve_device(args.device)  # one line for --device gpu / cuda without CUDA, before any work
-        results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, device, not args.no_progress)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error (same as DISDEPTH_DEBUG=1)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate with parsed options; user errors raise (``--device`` is checked before any work)."""
+    device = resolve_device(args.device)
+    results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, device, not args.no_progress)
     print(format_table(results))
     if args.save_json:
         Path(args.save_json).write_text(json.dumps(results, indent=1))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_entry_point(lambda: run(build_parser().parse_args(argv)), debug=debug_requested(argv))
 
 
 if __name__ == "__main__":

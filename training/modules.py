@@ -13,7 +13,7 @@ Extension point (distillation)
 ------------------------------
 With ``distill.enabled: true`` in the config, :func:`build_training_module` looks up
 ``distill.method`` in :data:`DISTILL_METHODS` and calls the builder it finds with the whole
-:class:`~training.config.TrainConfig`. A builder returns a :class:`TrainingModule` (usually a
+:class:`~training.train_config.TrainConfig`. A builder returns a :class:`TrainingModule` (usually a
 subclass) with its extra parts added. Register one with a lazily imported ``"module:function"``
 string (the heavy teacher code is only imported when used) or a callable; ``distill.method``
 may also be such a ``"package.module:function"`` path itself (plugins, tests)::
@@ -51,7 +51,7 @@ may also be such a ``"package.module:function"`` path itself (plugins, tests)::
             ...
 
     def build_disdepth_module(cfg):              # the builder DISTILL_METHODS names
-        return DisDepthDistillation(cfg, build_student_from_config(cfg.model), load_teacher(cfg))
+        return DisDepthDistillation(cfg, build_model_from_config(cfg.model), load_teacher(cfg))
 
 Contract the trainer relies on:
 
@@ -90,11 +90,12 @@ from typing import TYPE_CHECKING, Any, Union
 import torch
 from torch import nn
 
-from .config_loader import ConfigError, closest_key
-from .losses import LossTerm, supervised_terms
+from disdepth_core.config_parsing import ConfigError, closest_key
+
+from .loss_terms import LossTerm, supervised_terms
 
 if TYPE_CHECKING:
-    from .config import OptimConfig, TrainConfig
+    from .train_config import OptimConfig, TrainConfig
 
 STUDENT = "student"
 
@@ -239,9 +240,9 @@ def register_distill_method(name: str, builder: Union[str, TrainingModuleBuilder
 def build_training_module(cfg: TrainConfig) -> TrainingModule:
     """The composite for ``cfg``: the supervised student, or the ``distill.method`` composite."""
     if not cfg.distill.enabled:
-        from disdepth_core.models import build_student_from_config
+        from disdepth_core.models import build_model_from_config
 
-        return TrainingModule(cfg, build_student_from_config(cfg.model))
+        return TrainingModule(cfg, build_model_from_config(cfg.model))
     method = cfg.distill.method
     builder = DISTILL_METHODS.get(method) or (method if ":" in method else None)
     if builder is None:

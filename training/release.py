@@ -1,6 +1,7 @@
 """Turn a training checkpoint into a small weights-only release file (what ships to robots).
 
-    python -m training.release --checkpoint runs/x/best.pt --output models/demo/model.pt [--half]
+    disdepth release --checkpoint runs/x/best.pt --output models/demo/model.pt [--half]
+    (the same as python -m training.release ...)
 
 Drops the optimizer state (two thirds of a training checkpoint), optionally stores weights in
 float16 (loaded back as float32), and keeps the metadata runtimes need. A distillation checkpoint
@@ -15,30 +16,32 @@ import argparse
 import sys
 from pathlib import Path
 
+from disdepth_core.entry_point import UserError, debug_requested, run_entry_point
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.release", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="training checkpoint (last.pt / best.pt)")
     parser.add_argument("--output", required=True, help="release file (.pt or .safetensors)")
     parser.add_argument("--half", action="store_true", help="store float weights as float16 (half the size)")
     parser.add_argument("--write-config", default=None, metavar="YAML",
                         help="also write the run's full training config (reusable with --config)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error (same as DISDEPTH_DEBUG=1)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Release with parsed options; user errors raise :class:`UserError` (exit status 2)."""
     for option, value, example in (("--output", args.output, "model.pt"), ("--write-config", args.write_config, "config.yaml")):
         problem = _output_problem(option, value, example)
         if problem:  # before torch loads or the checkpoint is read
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
+            raise UserError(problem)
 
-    from disdepth_core.models.checkpoint import CheckpointError, load_student, read_checkpoint, save_checkpoint
-    from disdepth_core.models.config import StudentConfig
+    from disdepth_core.models.checkpoint import load_model, read_checkpoint, save_checkpoint
+    from disdepth_core.models.model_config import ModelConfig
 
-    try:
-        payload = read_checkpoint(args.checkpoint)
-        model, _ = load_student(args.checkpoint)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    payload = read_checkpoint(args.checkpoint)
+    model, _ = load_model(args.checkpoint)
     meta = dict(payload.get("meta") or {})
     meta["released_from"] = Path(args.checkpoint).name
     training_state = payload.get("training_state") or {}
@@ -47,14 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     if distill.get("enabled"):
         meta["distillation"] = {key: distill.get(key) for key in ("method", "teacher_backbone", "kd_weight", "kd_start_epoch")}
         meta["distillation"]["teacher_checkpoint"] = Path(str(distill.get("teacher_checkpoint", ""))).name
-    save_checkpoint(args.output, model, StudentConfig.from_dict(payload["model_config"]), meta, half=args.half)
+    save_checkpoint(args.output, model, ModelConfig.from_dict(payload["model_config"]), meta, half=args.half)
     if args.write_config:
         import yaml
 
         train_config = (payload.get("training_state") or {}).get("train_config")
         if not train_config:
-            print(f"error: {args.checkpoint} records no training config (not a training checkpoint)", file=sys.stderr)
-            return 2
+            raise UserError(f"{args.checkpoint} records no training config (not a training checkpoint)")
         Path(args.write_config).write_text(yaml.safe_dump(train_config, sort_keys=False))
         print(f"wrote {args.write_config}")
     size_mb = Path(args.output).stat().st_size / 1e6
@@ -63,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, "
           f"{params_m:.2f} M student parameters{note})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_entry_point(lambda: run(build_parser().parse_args(argv)), debug=debug_requested(argv))
 
 
 def _output_problem(option: str, value: str | None, example: str) -> str | None:

@@ -1,9 +1,10 @@
 """``python -m training.train --config CFG [--resume [PATH]] [--set key=value ...]``.
 
-Works the same under ``torchrun --nproc_per_node N -m training.train ...`` (DDP). User errors
-(bad config or ``--set`` value, missing or unreadable data, unwritable ``out_dir``, full disk,
-unavailable ``--device``) print one clear line and exit with status 2, not a traceback; the
-last good checkpoint is kept. Ctrl-C saves ``last.pt`` at the current step and exits with 130.
+Works the same under ``torchrun --nproc_per_node N -m training.train ...`` (DDP), and as
+``disdepth train``. User errors (bad config or ``--set`` value, missing or unreadable data,
+unwritable ``out_dir``, full disk, unavailable ``--device``) print one clear line and exit with
+status 2, not a traceback (:mod:`disdepth_core.entry_point`, shared by every command); the last
+good checkpoint is kept. Ctrl-C saves ``last.pt`` at the current step and exits with 130.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from disdepth_core.errors_text import one_line
+from disdepth_core.entry_point import EXIT_INTERRUPTED, debug_requested, run_entry_point
 
-from .config import load_train_config
+from .train_config import load_train_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,13 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.epochs=2 (repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="disable the progress bar")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of any error (same as DISDEPTH_DEBUG=1)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """Train with parsed options; user errors raise (the caller maps them to exit statuses)."""
     overrides = list(args.overrides) + ([f"log.out_dir={args.out_dir}"] if args.out_dir else [])
-    from .trainer import Trainer, TrainingError
+    from .distributed import barrier, cleanup
+    from .trainer import Trainer
 
     try:
         cfg = load_train_config(args.config, overrides)
@@ -44,29 +47,24 @@ def main(argv: list[str] | None = None) -> int:
             if resume is None:
                 print(f"[train] --resume: no {candidate} yet, starting fresh", file=sys.stderr)
         trainer = Trainer(cfg, resume=resume, device=args.device, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError, TrainingError) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted before training started", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     try:
         trainer.train()
         # Finish together: a rank that destroys its gloo group while a peer is still inside a
         # collective can abort ("terminate called without an active exception").
-        from .distributed import barrier
-
         barrier(trainer.dist)
-    except TrainingError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED  # the trainer saved last.pt at this step and said so
     finally:
-        from .distributed import cleanup
-
         cleanup(trainer.dist)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run_entry_point(lambda: run(build_parser().parse_args(argv)), debug=debug_requested(argv))
 
 
 if __name__ == "__main__":

@@ -38,15 +38,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from disdepth_core.data.depth_dataset import build_dataset
-from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from disdepth_core.entry_point import UserError
 from disdepth_core.errors_text import last_line
 from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
+from disdepth_core.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 from disdepth_core.visualize import colorize_depth
 
-from .config import TrainConfig
+from .train_config import TrainConfig
 from .distributed import DistInfo, all_reduce_sum, init_distributed
-from .evaluate import evaluate_model
-from .losses import LossTerm
+from .validation import evaluate_model
+from .loss_terms import LossTerm
 from .modules import STUDENT, TrainingModule, build_training_module
 from .sampler import ResumableEpochSampler
 
@@ -54,7 +55,7 @@ MAX_CONSECUTIVE_BAD_STEPS = 20
 CHECKPOINT_NAMES = ("last.pt", "best.pt")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError):
     """A failure the user can fix; its message is one line and the last checkpoint is intact."""
 
 

@@ -4,16 +4,19 @@ A depth message pairs with an image when the stamps are equal (``max_dt = 0``) o
 depth stamp is within ``max_dt``. Messages arrive in recording order and one sensor's stamps
 increase, so an image is settled as soon as a depth stamp at or after it (or beyond its
 tolerance) has been read; only a small window of depth messages is kept (raw CDR bytes, not
-deserialised), whatever the bag's length. Camera intrinsics are the latest camera_info read
-before the image.
+deserialised), whatever the bag's length. Camera intrinsics are the latest *valid* camera_info
+read before the image: an unusable one (bad K, zero size; the node's rule,
+:func:`disdepth_core.pipeline.camera_info_problem`) is rejected and counted, as the node does.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterator, Optional
+
+from disdepth_core.pipeline import camera_info_problem
 
 from .reader import BagError, BagMessage, header_stamp_ns
 
@@ -51,14 +54,20 @@ class StampPairer:
         self._count = 0
         self._latest_log_ns = 0
         self.depth_seen = 0
+        self.rejected_info: Counter = Counter()  # reason -> count of camera_info messages not used
 
     def push(self, message: BagMessage) -> Iterator[PairedFrame]:
         self._latest_log_ns = max(self._latest_log_ns, message.log_time_ns)
         if message.topic == self.info_topic and self.info_decoder is not None:
             try:
-                self._info = self.info_decoder(message)
-            except BagError:
-                pass  # keep the previous intrinsics; a bad camera_info is not a bad frame
+                info = self.info_decoder(message)
+                problem = camera_info_problem(info)
+            except BagError as err:
+                problem = f"unreadable: {err}"
+            if problem:  # keep the previous intrinsics; a bad camera_info is not a bad frame
+                self.rejected_info[problem] += 1
+            else:
+                self._info = info
             return
         if message.topic == self.image_topic:
             stamp, error = self._stamp(message)
@@ -121,9 +130,3 @@ class StampPairer:
         if cut > 0:
             del self._depth_stamps[:cut]
             del self._depth_msgs[:cut]
-
-
-def pair_messages(messages: Iterable[BagMessage], pairer: StampPairer) -> Iterator[PairedFrame]:
-    for message in messages:
-        yield from pairer.push(message)
-    yield from pairer.finish()

@@ -20,7 +20,7 @@ from disdepth_core.metrics import HIGHER_IS_BETTER, METRIC_NAMES
 from disdepth_core.visualize import colorize_depth, colorize_error
 
 from . import charts
-from .evaluate import BagEvalResult
+from .bag_evaluation import BagEvalResult
 from .results import frame_rows, summary
 
 CSS = """

@@ -8,7 +8,7 @@ import numpy as np
 
 from disdepth_core.metrics import METRIC_NAMES
 
-from .evaluate import BagEvalResult
+from .bag_evaluation import BagEvalResult
 
 
 def summary(result: BagEvalResult) -> dict[str, Any]:

@@ -34,9 +34,9 @@ def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, se
                         rate_hz: float = 10.0, depth_encoding: str = "16UC1", progress: bool = True,
                         layouts: str = "rooms") -> Path:
     """Render ``frames`` test-split frames and write them; returns the bag path."""
-    from disdepth_core.data.synthetic import render_scene, resolve_size
-    from disdepth_core.data.synthetic_layouts import build_scene
-    from disdepth_core.data.synthetic_writer import MAX_DEPTH, scene_seeds
+    from disdepth_core.synthetic.render import render_scene, resolve_size
+    from disdepth_core.synthetic.scene_builder import build_scene
+    from disdepth_core.synthetic.dataset_writer import MAX_DEPTH, scene_seeds
 
     if frames <= 0 or frames_per_scene <= 0:
         raise ValueError(f"frames and frames_per_scene must be positive, got {frames} and {frames_per_scene}")

@@ -13,6 +13,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from disdepth_core.message_layout import (CameraInfoLayout, CloudLayout, ImageLayout, camera_info_layout, depth_image_layout,
+                                          image_layout)
+
 from .reader import CAMERA_INFO_TYPE, COMPRESSED_TYPE, IMAGE_TYPE, POINTCLOUD_TYPE, BagError, humble_typestore
 
 METADATA_VERSION = 8
@@ -65,7 +68,11 @@ class BagWriter:
 
 
 class MessageFactory:
-    """rosbags message objects of the sensor_msgs types the tools write (Humble definitions)."""
+    """rosbags message objects of the sensor_msgs types the tools write (Humble definitions).
+
+    The node's outputs are filled from :mod:`disdepth_core.message_layout`, the same layouts the
+    node fills its rclpy messages from, so a written bag holds the bytes the node publishes.
+    """
 
     def __init__(self, typestore=None) -> None:
         self.typestore = typestore or humble_typestore()
@@ -80,34 +87,32 @@ class MessageFactory:
         return self._Header(stamp=self._Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)),
                             frame_id=frame_id)
 
+    def image_message(self, layout: ImageLayout, header: Any) -> Any:
+        return self._Image(header=header, height=layout.height, width=layout.width, encoding=layout.encoding,
+                           is_bigendian=int(layout.is_bigendian), step=layout.step, data=layout.pixels.reshape(-1).view(np.uint8))
+
+    def cloud_message(self, layout: CloudLayout, header: Any) -> Any:
+        fields = [self._Field(name=f.name, offset=f.offset, datatype=f.datatype, count=f.count) for f in layout.fields]
+        data = np.ascontiguousarray(layout.points).reshape(-1).view(np.uint8)
+        return self._Cloud(header=header, height=layout.height, width=layout.width, fields=fields, is_bigendian=layout.is_bigendian,
+                           point_step=layout.point_step, row_step=layout.row_step, data=data, is_dense=layout.is_dense)
+
+    def camera_info_message(self, layout: CameraInfoLayout, header: Any) -> Any:
+        return self._Info(header=header, height=layout.height, width=layout.width, distortion_model=layout.distortion_model,
+                          d=np.array(layout.d, dtype=np.float64), k=np.array(layout.k, dtype=np.float64),
+                          r=np.array(layout.r, dtype=np.float64), p=np.array(layout.p, dtype=np.float64), binning_x=0, binning_y=0,
+                          roi=self._ROI(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+
     def image(self, pixels: np.ndarray, encoding: str, header: Any) -> Any:
-        pixels = np.ascontiguousarray(pixels)
-        return self._Image(header=header, height=int(pixels.shape[0]), width=int(pixels.shape[1]), encoding=encoding,
-                           is_bigendian=0, step=int(pixels.strides[0]), data=pixels.reshape(-1).view(np.uint8))
+        return self.image_message(image_layout(pixels, encoding), header)
 
     def depth_image(self, depth_m: np.ndarray, header: Any, encoding: str = "32FC1") -> Any:
         """32FC1 metres (NaN invalid) or 16UC1 millimetres (0 invalid), as the node publishes."""
-        if encoding == "32FC1":
-            return self.image(depth_m.astype("<f4"), "32FC1", header)
-        from disdepth_core.geometry import depth_to_millimetres
-
-        return self.image(depth_to_millimetres(depth_m).astype("<u2", copy=False), "16UC1", header)
+        return self.image_message(depth_image_layout(depth_m, encoding), header)
 
     def compressed(self, data: bytes | np.ndarray, fmt: str, header: Any) -> Any:
         return self._Compressed(header=header, format=fmt, data=np.frombuffer(bytes(data), dtype=np.uint8))
 
     def camera_info(self, K: np.ndarray, size_hw: tuple[int, int], header: Any) -> Any:
-        K = np.asarray(K, dtype=np.float64).reshape(3, 3)
-        P = np.hstack([K, np.zeros((3, 1))])
-        return self._Info(header=header, height=int(size_hw[0]), width=int(size_hw[1]), distortion_model="plumb_bob",
-                          d=np.zeros(5), k=K.reshape(-1), r=np.eye(3).reshape(-1), p=P.reshape(-1), binning_x=0, binning_y=0,
-                          roi=self._ROI(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-
-    def cloud(self, xyz: np.ndarray, header: Any) -> Any:
-        """Organized x/y/z FLOAT32 cloud (depth_image_proc layout, NaN invalid, padded to 16 bytes)."""
-        height, width = xyz.shape[:2]
-        packed = np.zeros((height, width, 4), dtype="<f4")
-        packed[..., :3] = xyz
-        fields = [self._Field(name=n, offset=4 * i, datatype=7, count=1) for i, n in enumerate("xyz")]  # 7 = FLOAT32
-        return self._Cloud(header=header, height=int(height), width=int(width), fields=fields, is_bigendian=False,
-                           point_step=16, row_step=16 * int(width), data=packed.reshape(-1).view(np.uint8), is_dense=False)
+        """A pinhole camera_info for frames that come with K only (synthetic and converted recordings)."""
+        return self.camera_info_message(camera_info_layout(K, size_hw), header)

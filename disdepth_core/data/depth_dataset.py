@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from disdepth_core.data.config import DATASET_DEFAULTS, DatasetConfig, scaled_size
+from disdepth_core.data.dataset_config import DATASET_DEFAULTS, DatasetConfig, scaled_size
 from disdepth_core.data.io import read_depth_png, read_rgb
 from disdepth_core.data.splits import SplitEntry, read_split_file
 from disdepth_core.data.transforms import (
@@ -45,7 +45,6 @@ from disdepth_core.data.transforms import (
     crop,
     kb_crop,
     kb_crop_box,
-    normalize,
     nyu_border_box,
     nyu_border_crop,
     random_crop,
@@ -55,6 +54,7 @@ from disdepth_core.data.transforms import (
     to_float_image,
     to_tensor,
 )
+from disdepth_core.runtime.normalization import normalize
 
 MODES = ("train", "eval")
 

@@ -7,27 +7,22 @@ two can never drift apart. Depth maps are always resampled with nearest neighbou
 valid depth with an invalid 0 (or a foreground with a background) invents depths that do not
 exist in the scene.
 
-This module imports torch only inside :func:`to_tensor`, so the runtime (ONNX/TensorRT on a
-robot) can share :data:`IMAGENET_MEAN` / :data:`IMAGENET_STD` and :func:`normalize` without it.
+Normalisation is not here: it is part of the deployed-model contract
+(:mod:`disdepth_core.runtime.normalization`), and the datasets import it from there so training
+normalises exactly as the robot does. torch is imported only inside :func:`to_tensor`.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from disdepth_core.data.config import scaled_size
+from disdepth_core.data.dataset_config import scaled_size
 
 if TYPE_CHECKING:
     import torch
-
-# ImageNet statistics of the pretrained backbones; shared by training, export and runtime.
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 KB_CROP_HEIGHT = 352
 KB_CROP_WIDTH = 1216
@@ -156,23 +151,6 @@ def to_float_image(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint8:
         return img.astype(np.float32) / np.float32(255.0)
     return img.astype(np.float32, copy=False)
-
-
-def normalize(img: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> np.ndarray:
-    """RGB HWC (uint8, or float in [0, 1]) -> normalised float32 CHW, ``(x - mean) / std``.
-
-    The one implementation shared by the datasets and the runtimes' pre-processing
-    (``runtime.preprocess``), so what is evaluated offline is what runs on the robot. One
-    fused multiply-add per channel written straight into the CHW output (no float HWC copy).
-    """
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"normalize expects an RGB HWC image, got shape {tuple(img.shape)}")
-    value_scale = 255.0 if img.dtype == np.uint8 else 1.0
-    out = np.empty((3, img.shape[0], img.shape[1]), dtype=np.float32)
-    for channel in range(3):
-        np.multiply(img[:, :, channel], np.float32(1.0 / (value_scale * std[channel])), out=out[channel], casting="unsafe")
-        out[channel] -= np.float32(mean[channel] / std[channel])
-    return out
 
 
 def to_tensor(array: np.ndarray) -> "torch.Tensor":

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from disdepth_core.runtime.metadata import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8, ModelMetadata
+from disdepth_core.runtime.artifact import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8, ModelMetadata
 
-from .artifact_metadata import INPUT_NAME, OUTPUT_NAME, embed_onnx_metadata
+from disdepth_core.runtime.artifact import INPUT_NAME, OUTPUT_NAME, embed_onnx_metadata
 
 DEFAULT_OPSET = 17  # highest opset TensorRT 8.6 (JetPack 5) parses fully
 MIN_OPSET = 11  # opsets 9-10 cannot express the bins head (measured with torch 2.x), <= 8 lack expand/resize
@@ -156,7 +156,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     import onnx
     import torch
 
-    from disdepth_core.models.checkpoint import CheckpointError, load_student
+    from disdepth_core.models.checkpoint import CheckpointError, load_model
 
     start = time.perf_counter()
     check_opset(opset)
@@ -164,7 +164,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     try:
-        model, meta = load_student(checkpoint)
+        model, meta = load_model(checkpoint)
     except CheckpointError as err:
         raise ValueError(str(err)) from err
     if input_hw is None and not meta.get("train_input_size"):

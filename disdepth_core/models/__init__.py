@@ -3,18 +3,18 @@
 Import cost matters: this package imports torch, but not timm until a model is built.
 """
 
-from .config import BinsHeadConfig, DecoderConfig, LGConvConfig, StudentConfig
-from .registry import BackboneInfo, backbone_info, build_student, build_student_from_config, list_students, list_teachers, register_backbone
+from .model_config import BinsHeadConfig, DecoderConfig, LGConvConfig, ModelConfig
+from .registry import BackboneInfo, backbone_info, build_model, build_model_from_config, list_students, list_teachers, register_backbone
 
 __all__ = [
     "BackboneInfo",
     "BinsHeadConfig",
     "DecoderConfig",
     "LGConvConfig",
-    "StudentConfig",
+    "ModelConfig",
     "backbone_info",
-    "build_student",
-    "build_student_from_config",
+    "build_model",
+    "build_model_from_config",
     "list_students",
     "list_teachers",
     "register_backbone",

@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict (tensors, numbers, strings, lists, dicts) so it loads with
 ``torch.load(weights_only=True)``: no pickled code runs when a user opens a file from the
-internet. It records the full :class:`StudentConfig`, so the model is rebuilt exactly, and a
+internet. It records the full :class:`ModelConfig`, so the model is rebuilt exactly, and a
 ``meta`` dict (dataset, depth range, focal, input size) that exporters and runtimes carry on.
 Files ending in ``.safetensors`` store the same information in the safetensors header.
 
@@ -24,7 +24,7 @@ from torch import nn
 from disdepth_core.errors_text import typed_first_line
 from disdepth_core.hashing import file_sha256  # re-exported: other code imports it from here
 
-from .config import StudentConfig
+from .model_config import ModelConfig
 
 CHECKPOINT_FORMAT = "disdepth-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -80,7 +80,7 @@ def _current_umask() -> int:
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
-    config: StudentConfig,
+    config: ModelConfig,
     meta: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
     half: bool = False,
@@ -173,17 +173,17 @@ def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor], so
     model.load_state_dict(state, strict=True)
 
 
-def load_student(path: str | Path, device: str | torch.device = "cpu", config: StudentConfig | None = None) -> tuple[nn.Module, dict[str, Any]]:
+def load_model(path: str | Path, device: str | torch.device = "cpu", config: ModelConfig | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild the student recorded in a checkpoint (or ``config``) and load its weights.
 
     Returns ``(model in eval mode on device, meta)``; ``meta`` also gets ``checkpoint_sha256``.
     """
-    from .registry import build_student_from_config
+    from .registry import build_model_from_config
 
     payload = read_checkpoint(path)
-    cfg = config or StudentConfig.from_dict(payload["model_config"])
+    cfg = config or ModelConfig.from_dict(payload["model_config"])
     cfg.pretrained_backbone = ""  # weights come from the checkpoint, not the ImageNet file
-    model = build_student_from_config(cfg)
+    model = build_model_from_config(cfg)
     load_state_dict_checked(model, payload["state_dict"], str(path))
     meta = dict(payload.get("meta") or {})
     meta["checkpoint_sha256"] = file_sha256(path)

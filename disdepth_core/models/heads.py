@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import BinsHeadConfig
+from .model_config import BinsHeadConfig
 
 
 class BinCentersHead(nn.Module):
@@ -64,8 +64,3 @@ def logits_to_depth(logits: torch.Tensor, centers: torch.Tensor) -> torch.Tensor
     probabilities = torch.softmax(logits.reshape(batch, bins, height * width).transpose(1, 2), dim=-1)
     depth = torch.matmul(probabilities, centers.unsqueeze(-1))  # [B, HW, 1]
     return depth.transpose(1, 2).reshape(batch, 1, height, width)
-
-
-def bins_to_depth(probabilities: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """Reference readout ``sum_i p_i c_i`` from probabilities (kept as the definition tests check)."""
-    return torch.sum(probabilities * centers[:, :, None, None], dim=1, keepdim=True)

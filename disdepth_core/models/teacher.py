@@ -4,7 +4,7 @@ Paper section 3.1 uses one framework for every model: encoder -> DenseDepth deco
 heads; "DisDepth-Swin-L" is that framework with a Swin-L encoder, and it is the teacher of
 sections 3.3-3.4. So the teacher here *is* a :class:`DisDepthStudent` whose
 :meth:`build_backbone` returns a Swin encoder: same decoder, same heads, same ``forward`` /
-``forward_head`` contract, same checkpoint format and loader (``load_student`` rebuilds it
+``forward_head`` contract, same checkpoint format and loader (``load_model`` rebuilds it
 from the config it records), same trainer and configs. Table 3's CNN teacher (Eff-B5) needs
 nothing special: it is the ``efficientnet_b5`` student.
 
@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import StudentConfig
+from .model_config import ModelConfig
 from .pretrained import load_backbone_state, read_source
 from .student import DisDepthStudent
 from .swin_variants import SWIN_VARIANTS, SwinVariant, is_swin  # noqa: F401 (re-exported)
@@ -84,7 +84,7 @@ class SwinFeatures(nn.Module):
 class DisDepthSwin(DisDepthStudent):
     """Swin encoder + the student's decoder and heads (the paper's DisDepth-Swin-L teacher)."""
 
-    def build_backbone(self, cfg: StudentConfig) -> tuple[nn.Module, list[int], list[int], int]:
+    def build_backbone(self, cfg: ModelConfig) -> tuple[nn.Module, list[int], list[int], int]:
         if cfg.lg_conv:
             raise ValueError(f"LG-Conv extends CNN convolutions; set model.lg_conv: false for the Swin backbone {cfg.backbone!r}")
         if cfg.backbone not in SWIN_VARIANTS:

@@ -6,6 +6,6 @@ Backends (one module each, heavy imports inside): ``torch`` (checkpoints), ``onn
 
 from .base import DepthRuntime, InputSpec, ModelLoadError, RuntimeInputError
 from .loader import BACKENDS, load_runtime
-from .metadata import ModelMetadata
+from .artifact import ModelMetadata
 
 __all__ = ["BACKENDS", "DepthRuntime", "InputSpec", "ModelLoadError", "ModelMetadata", "RuntimeInputError", "load_runtime"]

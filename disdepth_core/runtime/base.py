@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .metadata import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8, ModelMetadata
 
 
 class RuntimeInputError(ValueError):
@@ -90,14 +90,19 @@ class DepthRuntime(ABC):
         return {"backend": self.backend, "model": self.path, "architecture": self.metadata.architecture,
                 "input": f"{self.input_spec.height}x{self.input_spec.width} {self.input_spec.layout}"}
 
-    def warmup(self, iterations: int = 2) -> None:
-        """Run a few dummy inferences so the first real frame does not pay for lazy init."""
-        height = self.input_spec.height or self.metadata.input_height or 224
-        width = self.input_spec.width or self.metadata.input_width or 224
-        spec = InputSpec(height, width, self.input_spec.layout)
+    def warmup(self, iterations: int = 2, input_hw: tuple[int, int] | None = None) -> None:
+        """Run a few dummy inferences so the first real frame does not pay for lazy initialisation.
+
+        ``input_hw`` is the size frames will have (a dynamic-shape model allocates per shape);
+        by default the model's fixed or recorded input size. The one warm-up of the project:
+        the node, bag evaluation and benchmarks call it.
+        """
+        height, width = input_hw or (self.input_spec.height or self.metadata.input_height or 224,
+                                     self.input_spec.width or self.metadata.input_width or 224)
+        spec = InputSpec(int(height), int(width), self.input_spec.layout)
         dummy = np.zeros(spec.expected_shape(1), dtype=spec.dtype)
         for _ in range(iterations):
-            self._run(dummy)
+            self.infer(dummy)
 
     def close(self) -> None:
         """Release device memory / sessions; safe to call twice."""

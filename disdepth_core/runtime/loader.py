@@ -10,12 +10,15 @@ from .base import DepthRuntime, ModelLoadError
 
 # backend name -> (module, class, file suffixes it loads)
 BACKENDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
-    "onnxruntime": ("disdepth_core.runtime.onnxruntime_backend", "OnnxRuntime", (".onnx",)),
     "tensorrt": ("disdepth_core.runtime.tensorrt_backend", "TensorRTRuntime", (".engine", ".plan")),
+    "onnxruntime": ("disdepth_core.runtime.onnxruntime_backend", "OnnxRuntime", (".onnx",)),
     # .onnx defaults to ONNX Runtime (backend="auto"); OpenVINO is chosen by name.
     "openvino": ("disdepth_core.runtime.openvino_backend", "OpenVinoRuntime", ()),
+    "torch": ("disdepth_core.runtime.torch_backend", "TorchRuntime", (".pt", ".pth", ".safetensors")),
 }
+# The one list of backend names every caller offers (the node's ``backend`` parameter, the CLI's
+# --backend/--compare, ``bench``): "auto" (from the file type) plus every backend above.
+BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
 
 def backend_for_path(path: str | Path) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
-from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import LAYOUT_NHWC_UINT8, ModelMetadata
 from .tensorrt_logic import cuda_device_index
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
@@ -146,7 +146,7 @@ class OnnxRuntime(DepthRuntime):
 
     @staticmethod
     def _read_metadata(path: str, props: dict[str, str], allow_foreign: bool) -> ModelMetadata:
-        from disdepth_core.export.artifact_metadata import METADATA_KEY, metadata_from_props
+        from .artifact import METADATA_KEY, metadata_from_props
 
         try:
             metadata = metadata_from_props(props)

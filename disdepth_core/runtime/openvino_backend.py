@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
-from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import LAYOUT_NHWC_UINT8, ModelMetadata
 
 PRECISIONS = ("fp32", "bf16")
 HEAD_MODULES = ("bin_centers", "bin_probabilities")  # module scopes of the bins head in exported node names
@@ -136,7 +136,7 @@ class OpenVinoRuntime(DepthRuntime):
 
     @staticmethod
     def _metadata(path: str, allow_foreign: bool) -> ModelMetadata:
-        from disdepth_core.export.artifact_metadata import read_onnx_metadata
+        from .artifact import read_onnx_metadata
 
         try:
             return read_onnx_metadata(path)

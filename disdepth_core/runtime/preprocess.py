@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from disdepth_core.data.transforms import normalize
 from disdepth_core.geometry import scale_intrinsics
 
 from .base import InputSpec
-from .metadata import LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import LAYOUT_NHWC_UINT8, ModelMetadata
+from .normalization import normalize_to_nchw
 
 RESIZE_MODES = ("resize", "letterbox")
 
@@ -111,9 +111,11 @@ def preprocess_rgb(rgb: np.ndarray, input_hw: tuple[int, int], metadata: ModelMe
     return normalize_to_nchw(resized, metadata.mean, metadata.std), transform
 
 
-def normalize_to_nchw(rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
-    """uint8 HWC -> float32 ``[1,3,H,W]``: the datasets' :func:`normalize` plus a batch axis."""
-    return normalize(rgb, mean, std)[None]
+def mask_out_of_range(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
+    """Set every depth outside the open interval (min, max) (and NaN) to NaN, in place; returns ``depth``."""
+    with np.errstate(invalid="ignore"):
+        depth[~((depth > min_depth) & (depth < max_depth))] = np.nan
+    return depth
 
 
 def postprocess_depth(depth: np.ndarray, transform: FrameTransform, min_depth: float, max_depth: float,
@@ -132,7 +134,7 @@ def postprocess_depth(depth: np.ndarray, transform: FrameTransform, min_depth: f
         raise ValueError(f"output must be 'camera' or 'model', got {output!r}")
     else:
         depth = np.array(depth, dtype=np.float32, copy=True)
-    depth[~((depth > min_depth) & (depth < max_depth))] = np.nan
+    mask_out_of_range(depth, min_depth, max_depth)
     if output == "model":
         # Letterbox padding is not part of the scene: no depth there.
         top, left, height, width = transform.content

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError, RuntimeInputError
-from .metadata import LAYOUT_NHWC_UINT8
+from .artifact import LAYOUT_NHWC_UINT8
 from .tensorrt_logic import (buffer_nbytes, check_supported_version, cuda_device_index, current_gpu_name, engine_rebuild_reason,
                              profile_violation, spec_dims, uses_named_tensor_api)
 
@@ -90,7 +90,7 @@ class TensorRTRuntime(DepthRuntime):
     # -- construction -------------------------------------------------------------------------
     def _load(self, path: str, onnx_path: str | None, rebuild: bool) -> Any:
         """Verify (or rebuild) and deserialize the engine and make its execution context; runs with the CUDA context pushed."""
-        from disdepth_core.export.artifact_metadata import read_sidecar
+        from .artifact import read_sidecar
 
         trt = self._trt
         self.gpu_name = current_gpu_name(self.device_index)
@@ -136,7 +136,7 @@ class TensorRTRuntime(DepthRuntime):
                 hint = f"the ONNX {source} does not exist" if source else "no ONNX is known (pass onnx_path=...)"
             raise ModelLoadError(f"cannot use TensorRT engine {path}: {reason}; {hint}; rebuild it on this machine with "
                                  f"`disdepth export --format engine --onnx MODEL.onnx --output {path}`")
-        from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+        from .tensorrt_build import EngineBuildOptions, build_engine
 
         self._log(f"rebuilding TensorRT engine {path}: {reason}")
         extra = metadata.extra if metadata is not None else {}

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .metadata import ModelMetadata
+from .artifact import ModelMetadata
 
 
 def parse_trt_version(text: str) -> tuple[int, int, int]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
-from .metadata import ModelMetadata
+from .artifact import ModelMetadata
 from .torch_fast_path import PRECISIONS, ForwardPass, GraphedForward, compile_forward, torch_dtype
 
 
@@ -41,7 +41,7 @@ class TorchRuntime(DepthRuntime):
             # cost far more than they gain; let deployments pin the CPU thread count.
             torch.set_num_threads(int(threads))
 
-        from disdepth_core.models.checkpoint import CheckpointError, load_student
+        from disdepth_core.models.checkpoint import CheckpointError, load_model
 
         precision = precision or ("fp16" if half else "fp32")
         if precision not in PRECISIONS:
@@ -57,7 +57,7 @@ class TorchRuntime(DepthRuntime):
         if precision == "fp16" and not device.startswith("cuda"):
             raise ModelLoadError("fp16 needs a CUDA device (CPU FP16 convolutions are slow or unsupported); use fp32 or bf16")
         try:
-            model, meta = load_student(path, device=device)
+            model, meta = load_model(path, device=device)
         except CheckpointError as err:
             raise ModelLoadError(str(err)) from err
         self._torch = torch

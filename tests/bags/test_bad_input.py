@@ -10,7 +10,7 @@ import pytest
 
 from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, INFO_TOPIC
 from disdepth_core.bags.writer import BagWriter, MessageFactory
-from disdepth_core.cli import main
+from disdepth_cli import main
 
 START = 1_700_000_000 * 10**9
 

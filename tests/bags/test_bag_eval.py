@@ -11,7 +11,7 @@ import yaml
 
 from disdepth_core.bags.reader import BagReader
 from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC, INFO_TOPIC
-from disdepth_core.cli import main
+from disdepth_cli import main
 from disdepth_core.image_decoding import image_to_depth
 
 from .conftest import FRAMES, PER_SCENE, SEED, SIZE
@@ -40,7 +40,7 @@ def test_synth_bag_has_the_four_streams(synthetic_bag):
 
 def test_bag_eval_matches_dataset_eval(synthetic_bag, tiny_checkpoint, tmp_path, capsys):
     """Same frames (the dataset's JPEGs are the bag's compressed images), same numbers."""
-    from disdepth_core.data.synthetic import generate_dataset
+    from disdepth_core.synthetic.dataset_writer import generate_dataset
 
     root = generate_dataset(tmp_path / "data", "nyu", n_train=0, n_test=FRAMES, seed=SEED, height=SIZE[0], width=SIZE[1],
                             frames_per_scene=PER_SCENE, progress=False)
@@ -80,7 +80,7 @@ def test_compare_write_bag_and_no_ground_truth(synthetic_bag, tiny_checkpoint, t
         assert bag.counts["/depth/image"] == bag.counts["/depth/points"] == FRAMES
         cloud = bag.deserialize(next(bag.messages(["/depth/points"])))
         depth_msg = bag.deserialize(next(bag.messages(["/depth/image"])))
-        assert (cloud.height, cloud.width, cloud.point_step) == (*SIZE, 16)
+        assert (cloud.height, cloud.width, cloud.point_step) == (*SIZE, 12)  # the node's cloud: network resolution, unpadded
         assert depth_msg.encoding == "32FC1" and depth_msg.header.stamp.sec == 1_700_000_000
         assert np.isfinite(image_to_depth(depth_msg)).mean() > 0.9
     assert yaml.safe_load((out_bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]["version"] == 8

@@ -14,7 +14,7 @@ from disdepth_core.bags.play import play_bag  # noqa: E402
 from disdepth_core.bags.reader import BagError, BagReader  # noqa: E402
 from disdepth_core.bags.synthetic import DEPTH_TOPIC, IMAGE_TOPIC, write_synthetic_bag  # noqa: E402
 from disdepth_core.image_decoding import image_to_rgb  # noqa: E402
-from disdepth_ros.stream_client import LOCALHOST_ENV, unique_domain_id  # noqa: E402
+from disdepth_ros.harness.node_process import LOCALHOST_ENV, unique_domain_id  # noqa: E402
 
 
 def test_bag_play_publishes_recorded_messages(tmp_path, monkeypatch):

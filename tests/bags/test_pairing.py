@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from disdepth_core.bags.pairing import StampPairer, pair_messages
+from disdepth_core.bags.pairing import StampPairer
 from disdepth_core.bags.reader import BagMessage, header_stamp_ns
 
 
@@ -15,8 +15,10 @@ def message(topic: str, stamp_ns: int, log_ns: int | None = None, big_endian: bo
 
 
 def pairs(stream, max_dt):
+    """(image index, paired depth stamp) for a whole stream, pushed message by message as bag-eval does."""
     pairer = StampPairer("/img", "/depth", None, max_dt)
-    return [(f.index, None if f.depth is None else header_stamp_ns(f.depth.raw)) for f in pair_messages(stream, pairer)]
+    frames = [frame for msg in stream for frame in pairer.push(msg)] + list(pairer.finish())
+    return [(f.index, None if f.depth is None else header_stamp_ns(f.depth.raw)) for f in frames]
 
 
 def test_header_stamp_both_byte_orders():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from disdepth_core.cli import main
+from disdepth_cli import main
 
 from .realdata import DEPTH_TOPIC, IMAGE_TOPIC, INFO_TOPIC, find_realdata, write_realdata_bag
 

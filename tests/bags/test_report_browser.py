@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, INFO_TOPIC, write_synthetic_bag
-from disdepth_core.cli import main
+from disdepth_cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")

@@ -1,6 +1,6 @@
 """Every ``disdepth`` subcommand with bad input: non-zero exit, one clear error line, no traceback.
 
-Each case runs the real CLI (``python -m disdepth_core.cli``) in a subprocess with this checkout
+Each case runs the real CLI (``python -m disdepth_cli``) in a subprocess with this checkout
 on PYTHONPATH. The cases run concurrently once per module (most of the wall time is importing
 torch) and each parametrized test then checks its own result, so a failure names its case.
 """
@@ -90,7 +90,7 @@ def _materialise(tmp: Path) -> None:
     """Scratch files the cases refer to: broken checkpoints, a config, a dataset with a truncated PNG."""
     import shutil
 
-    from disdepth_core.data.synthetic import generate_dataset
+    from disdepth_core.synthetic.dataset_writer import generate_dataset
 
     (tmp / "empty.pt").write_bytes(b"")
     (tmp / "existing.txt").write_text("a file, not a folder\n")
@@ -122,7 +122,7 @@ def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.Completed
 
     def run(case: Case) -> subprocess.CompletedProcess:
         argv = [arg.replace("{tmp}", str(tmp)) for arg in case.argv]
-        out = subprocess.run([sys.executable, "-m", "disdepth_core.cli", *argv], capture_output=True, text=True, cwd=tmp,
+        out = subprocess.run([sys.executable, "-m", "disdepth_cli", *argv], capture_output=True, text=True, cwd=tmp,
                              env=env, timeout=300)
         return out
 
@@ -149,7 +149,7 @@ def _cli(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
     if "DISDEPTH_DEBUG" not in env:
         full_env.pop("DISDEPTH_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "disdepth_core.cli", *argv], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "disdepth_cli", *argv], capture_output=True, text=True, cwd=cwd,
                           env=full_env, timeout=120)
 
 
@@ -164,15 +164,16 @@ def test_debug_switch_and_env_show_the_traceback(tmp_path) -> None:
 
 def test_unexpected_exception_is_one_line_naming_the_switch(monkeypatch, capsys) -> None:
     """The safety net: a bug (not a user error) prints its type and message and how to see the traceback."""
-    from disdepth_core import cli
-    from disdepth_core.cli import info
+    import disdepth_cli as cli
+    from disdepth_cli import info
+    from disdepth_core.entry_point import EXIT_BUG
 
     def broken(_args):
         raise RuntimeError("boom\nsecond line of a long library message")
 
     monkeypatch.setattr(info, "run", broken)
     monkeypatch.delenv("DISDEPTH_DEBUG", raising=False)
-    assert cli.main(["info", "--model", "resnet18"]) == cli.EXIT_BUG
+    assert cli.main(["info", "--model", "resnet18"]) == EXIT_BUG
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith("error: unexpected RuntimeError: boom second line") and "--debug" in err and "DISDEPTH_DEBUG=1" in err
@@ -182,18 +183,20 @@ def test_unexpected_exception_is_one_line_naming_the_switch(monkeypatch, capsys)
 
 
 def test_train_accepts_the_documented_options(monkeypatch, tmp_path) -> None:
-    """``disdepth train --config X ...`` reaches training.train with exactly the arguments after ``train``."""
+    """``disdepth train --config X ...`` reaches training.train's ``run`` with the options parsed by its own parser."""
     import training.train
 
-    from disdepth_core import cli
+    import disdepth_cli as cli
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cfg.yaml").write_text("data: {}\n")
     seen = {}
-    monkeypatch.setattr(training.train, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    monkeypatch.setattr(training.train, "run", lambda args: seen.setdefault("args", args) and 0)
     argv = ["--config", "cfg.yaml", "--resume", "--set", "optim.epochs=2", "--no-progress"]
     assert cli.main(["--debug", "train", *argv, "--debug"]) == 0
-    assert seen["argv"] == argv
+    args = seen["args"]
+    assert (args.config, args.resume, args.overrides, args.no_progress, args.device) == ("cfg.yaml", "auto", ["optim.epochs=2"], True, "auto")
+    assert vars(args) == vars(training.train.build_parser().parse_args([*argv, "--debug"])) | {"command": "train", "handler": args.handler}
 
 
 def test_truncated_png_error_has_no_raw_decoder_lines(tmp_path, capfd) -> None:
@@ -233,15 +236,15 @@ def test_checkpoint_reader_names_the_file_for_empty_and_corrupt_files(tmp_path, 
 
 def test_demo_offline_falls_back_to_the_bundled_recipe(tmp_path, monkeypatch, capsys) -> None:
     """A model without synth.yaml/config.yaml beside it uses the bundled demo's, saying so; else names what is missing."""
-    from disdepth_core import demo_assets
-    from disdepth_core.cli.demo import demo_file
+    from disdepth_core import bundled_models
+    from disdepth_cli.demo_offline import demo_file
 
     model = tmp_path / "mine" / "model.pt"
     model.parent.mkdir()
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     (bundled / "synth.yaml").write_text("kind: nyu\n")
-    monkeypatch.setattr(demo_assets, "demo_dir_candidates", lambda: [bundled])
+    monkeypatch.setattr(bundled_models, "demo_dir_candidates", lambda: [bundled])
     assert demo_file(model, "synth.yaml") == bundled / "synth.yaml"
     assert f"note: no synth.yaml beside {model}; using the default demo synth.yaml from {bundled}" in capsys.readouterr().out
     (model.parent / "synth.yaml").write_text("kind: kitti\n")

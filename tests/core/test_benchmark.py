@@ -40,7 +40,7 @@ def test_percentiles_from_an_injected_clock():
 
 
 def test_bench_cli_on_onnx(tmp_path, capsys):
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     path = tmp_path / "tiny.onnx"
     tiny_disdepth_onnx(path)
@@ -55,7 +55,7 @@ def test_bench_cli_on_onnx(tmp_path, capsys):
 
 
 def test_bench_compare_checkpoint_torch_vs_onnxruntime(tiny_checkpoint, capsys):
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     assert main(["bench", str(tiny_checkpoint), "--compare", "torch,onnxruntime", "--iters", "2", "--warmup", "1",
                  "--input-size", "64x96"]) == 0

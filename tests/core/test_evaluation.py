@@ -15,18 +15,18 @@ def test_training_validation_is_the_full_resolution_protocol(synthetic_root, tin
     direct forward pass at full size averaged with its un-flipped flip pass, pasted and scored."""
     import torch
 
-    from disdepth_core.data.config import DatasetConfig
+    from disdepth_core.data.dataset_config import DatasetConfig
     from disdepth_core.data.depth_dataset import build_dataset
     from disdepth_core.evaluation import paste_prediction
     from disdepth_core.metrics import DepthMetricsAccumulator
-    from disdepth_core.models.checkpoint import load_student
-    from training.evaluate import evaluate_model
+    from disdepth_core.models.checkpoint import load_model
+    from training.validation import evaluate_model
 
     root = synthetic_root / "kitti"  # KB crop box inside a larger GT frame, Garg crop
     data = DatasetConfig(name="kitti", data_root=str(root / "raw"), gt_root=str(root / "gt"),
                          test_split=str(root / "splits" / "test.txt"), train_split=str(root / "splits" / "test.txt"),
                          resize_scale=0.25)
-    model, _ = load_student(tiny_checkpoint)
+    model, _ = load_model(tiny_checkpoint)
     model.train()
     got = evaluate_model(model, data, flip_tta=True, progress=False)
     assert model.training  # validation puts the model back in training mode
@@ -62,4 +62,4 @@ def test_protocol_rejects_bad_settings():
         EvalProtocol(min_depth=5.0, max_depth=1.0)
     with pytest.raises(ValueError, match="unknown evaluation crop 'middle'"):
         EvalProtocol(crop="middle")
-    assert EvalProtocol(0.1, 10.0).frame_metrics(np.ones((4, 4)), np.zeros((4, 4))) is None  # no valid GT: skipped
+    assert EvalProtocol(0.1, 10.0).accumulator().update(np.ones((4, 4)), np.zeros((4, 4))) == []  # no valid GT: skipped

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from disdepth_core.cli import main
-from disdepth_core.data.synthetic import render_frame
+from disdepth_cli import main
+from disdepth_core.synthetic.render import render_frame
 
 
 def _write_images(folder, n: int) -> list[np.ndarray]:

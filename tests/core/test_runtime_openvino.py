@@ -66,7 +66,7 @@ def test_openvino_clear_errors(tiny_onnx, tmp_path):
 
 
 def test_bench_compare_includes_openvino(tiny_onnx, capsys):
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     assert main(["bench", str(tiny_onnx), "--compare", "onnxruntime,openvino", "--iters", "2", "--warmup", "1",
                  "--threads", "1"]) == 0

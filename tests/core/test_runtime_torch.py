@@ -12,7 +12,7 @@ from disdepth_core.runtime.preprocess import choose_input_size, make_transform, 
 def test_torch_runtime_matches_model_and_reports_metadata(tiny_checkpoint):
     import torch
 
-    from disdepth_core.models.checkpoint import load_student
+    from disdepth_core.models.checkpoint import load_model
 
     runtime = load_runtime(tiny_checkpoint)
     assert runtime.backend == "torch" and runtime.input_spec.is_dynamic
@@ -21,7 +21,7 @@ def test_torch_runtime_matches_model_and_reports_metadata(tiny_checkpoint):
     rgb = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     batch, transform = preprocess_rgb(rgb, (64, 96), runtime.metadata)
     depth = runtime.infer(batch)
-    model, _ = load_student(tiny_checkpoint)
+    model, _ = load_model(tiny_checkpoint)
     with torch.no_grad():
         reference = model(torch.from_numpy(batch)).numpy()
     np.testing.assert_allclose(depth, reference, rtol=1e-5, atol=1e-5)
@@ -53,7 +53,7 @@ def test_load_errors(tmp_path):
 
 
 def test_normalisation_matches_reference_formula():
-    from disdepth_core.runtime.metadata import ModelMetadata
+    from disdepth_core.runtime.artifact import ModelMetadata
 
     rgb = np.random.default_rng(1).integers(0, 255, (8, 10, 3), dtype=np.uint8)
     meta = ModelMetadata()
@@ -83,7 +83,7 @@ def test_postprocess_marks_out_of_range_as_nan():
 
 def test_fixed_size_models_reject_other_sizes():
     from disdepth_core.runtime import InputSpec
-    from disdepth_core.runtime.metadata import ModelMetadata
+    from disdepth_core.runtime.artifact import ModelMetadata
 
     with pytest.raises(ValueError, match="fixed input size 64x96"):
         choose_input_size(InputSpec(64, 96), ModelMetadata(), (128, 160))

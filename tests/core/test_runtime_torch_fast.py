@@ -111,7 +111,7 @@ def test_node_parameters_reach_the_runtime(tiny_checkpoint):
 
 def test_bench_cli_torch_options(tiny_checkpoint, capsys):
     """``disdepth bench --precision bf16 --channels-last --cuda-graph`` on a CPU: runs, reports, and says graphs are off."""
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     assert main(["bench", str(tiny_checkpoint), "--device", "cpu", "--iters", "2", "--warmup", "1", "--precision", "bf16",
                  "--channels-last", "--cuda-graph", "--input-size", "64x96"]) == 0

@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from disdepth_core.data.config import DatasetConfig, dataset_config_from_dict
+from disdepth_core.config_parsing import load_dataclass
+from disdepth_core.data.dataset_config import DatasetConfig
 from disdepth_core.data.depth_dataset import DepthDataset, build_dataset
-from disdepth_core.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from disdepth_core.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 KITTI_FOCAL = 721.5377
 NYU_FOCAL = 518.8579
@@ -57,7 +58,7 @@ def _kitti_cfg(paths: dict[str, Path], **overrides) -> DatasetConfig:
     base = dict(data_root=str(paths["raw"]), gt_root=str(paths["gt"]), train_split=str(paths["split"]),
                 test_split=str(paths["split"]))
     base.update(overrides)
-    return DatasetConfig.for_dataset("kitti", **base)
+    return DatasetConfig(name="kitti", **base)
 
 
 def _train(cfg: DatasetConfig, seed: int = 0) -> DepthDataset:
@@ -88,7 +89,7 @@ def _nyu_cfg(paths: dict[str, Path], **overrides) -> DatasetConfig:
     base = dict(data_root=str(paths["sync"]), test_data_root=str(paths["test"]),
                 train_split=str(paths["train_split"]), test_split=str(paths["test_split"]))
     base.update(overrides)
-    return DatasetConfig.for_dataset("nyu", **base)
+    return DatasetConfig(name="nyu", **base)
 
 
 # --------------------------------------------------------------------------- KITTI
@@ -244,7 +245,7 @@ def test_folder_dataset_with_config_focal(tmp_path: Path) -> None:
         cv2.imwrite(str(tmp_path / f"depth/{i}.png"), np.full((60, 80), 1500, np.uint16))
     split = tmp_path / "folder.txt"
     split.write_text("0.png 0.png\n1.png 1.png 300\n")
-    cfg = DatasetConfig.for_dataset("folder", data_root=str(tmp_path / "rgb"), gt_root=str(tmp_path / "depth"),
+    cfg = DatasetConfig(name="folder", data_root=str(tmp_path / "rgb"), gt_root=str(tmp_path / "depth"),
                                     train_split=str(split), test_split=str(split), focal=400.0)
     assert cfg.eval_crop is None and cfg.depth_scale == 1000.0
     ev = build_dataset(cfg, "eval")
@@ -253,7 +254,7 @@ def test_folder_dataset_with_config_focal(tmp_path: Path) -> None:
     assert float(ev[0]["depth"].max()) == 1.5
     tr = _train(cfg)[0]
     assert tuple(tr["image"].shape) == (3, 60, 80)  # train size 0 -> full image
-    tr = _train(DatasetConfig.for_dataset("folder", data_root=str(tmp_path / "rgb"), gt_root=str(tmp_path / "depth"),
+    tr = _train(DatasetConfig(name="folder", data_root=str(tmp_path / "rgb"), gt_root=str(tmp_path / "depth"),
                                           train_split=str(split), focal=400.0, train_height=32, train_width=48))[1]
     assert tuple(tr["depth"].shape) == (1, 32, 48)
 
@@ -268,26 +269,26 @@ def test_build_dataset_rejects_bad_mode_and_missing_split(kitti: dict[str, Path]
 # --------------------------------------------------------------------------- config
 
 def test_config_defaults_per_dataset() -> None:
-    kitti = DatasetConfig.for_dataset("kitti", data_root="/d")
+    kitti = DatasetConfig(name="kitti", data_root="/d")
     assert (kitti.max_depth, kitti.depth_scale, kitti.eval_crop, kitti.rotate_degree) == (80.0, 256.0, "garg", 1.0)
     assert (kitti.train_height, kitti.train_width, kitti.min_depth, kitti.kb_crop) == (352, 704, 1e-3, True)
-    assert DatasetConfig.for_dataset("kitti", data_root="/d", max_depth=50.0).max_depth == 50.0
-    nyu = DatasetConfig.for_dataset("nyu", data_root="/sync", test_data_root="/test")
+    assert DatasetConfig(name="kitti", data_root="/d", max_depth=50.0).max_depth == 50.0
+    nyu = DatasetConfig(name="nyu", data_root="/sync", test_data_root="/test")
     assert (nyu.train_height, nyu.train_width) == (416, 544)
     assert nyu.image_root("train") == "/sync" and nyu.image_root("eval") == "/test"
     assert nyu.depth_root("train") == "/sync" and nyu.depth_root("eval") == "/test"
-    k2 = DatasetConfig.for_dataset("kitti", data_root="/raw", gt_root="/gt")
+    k2 = DatasetConfig(name="kitti", data_root="/raw", gt_root="/gt")
     assert k2.image_root("eval") == "/raw" and k2.depth_root("eval") == "/gt"
 
 
-def test_config_from_dict_rejects_unknown_keys_and_round_trips() -> None:
+def test_config_parsing_rejects_unknown_keys_and_round_trips() -> None:
     with pytest.raises(ValueError, match="max_dpeth"):
-        dataset_config_from_dict({"name": "kitti", "data_root": "/d", "max_dpeth": 80})
+        load_dataclass(DatasetConfig, {"name": "kitti", "data_root": "/d", "max_dpeth": 80})
     with pytest.raises(ValueError, match="data_root"):
-        dataset_config_from_dict({"name": "kitti"})
-    cfg = dataset_config_from_dict({"name": "nyu", "data_root": "/d", "eval_crop": "none", "resize_scale": 0.5})
+        load_dataclass(DatasetConfig, {"name": "kitti"})
+    cfg = load_dataclass(DatasetConfig, {"name": "nyu", "data_root": "/d", "eval_crop": "none", "resize_scale": 0.5})
     assert cfg.eval_crop is None and (cfg.train_height, cfg.train_width) == (208, 272)
-    assert dataset_config_from_dict(cfg.to_dict()) == cfg
+    assert load_dataclass(DatasetConfig, cfg.to_dict()) == cfg
 
 
 @pytest.mark.parametrize(
@@ -309,4 +310,4 @@ def test_config_validation(overrides: dict, needle: str) -> None:
     data = {"name": "kitti", "data_root": "/d"}
     data.update(overrides)
     with pytest.raises(ValueError, match=needle):
-        dataset_config_from_dict(data)
+        load_dataclass(DatasetConfig, data)

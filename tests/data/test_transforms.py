@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from disdepth_core.data import transforms as T
+from disdepth_core.runtime import normalization as N
 from disdepth_core.data.io import read_depth_png, read_rgb
 
 
@@ -19,8 +20,8 @@ def _coords(h: int, w: int) -> np.ndarray:
 
 
 def test_imagenet_constants() -> None:
-    assert T.IMAGENET_MEAN == (0.485, 0.456, 0.406)
-    assert T.IMAGENET_STD == (0.229, 0.224, 0.225)
+    assert N.IMAGENET_MEAN == (0.485, 0.456, 0.406)
+    assert N.IMAGENET_STD == (0.229, 0.224, 0.225)
 
 
 @pytest.mark.parametrize("h, w, top, left", [(375, 1242, 23, 13), (370, 1224, 18, 4), (376, 1241, 24, 12)])
@@ -95,11 +96,11 @@ def test_color_augment_range_reproducible_and_skippable() -> None:
 
 def test_normalize_and_to_tensor() -> None:
     img = np.full((2, 3, 3), 255, np.uint8)
-    out = T.normalize(img)
+    out = N.normalize(img)
     assert out.shape == (3, 2, 3) and out.dtype == np.float32
-    expected = (1.0 - np.array(T.IMAGENET_MEAN)) / np.array(T.IMAGENET_STD)
+    expected = (1.0 - np.array(N.IMAGENET_MEAN)) / np.array(N.IMAGENET_STD)
     np.testing.assert_allclose(out[:, 0, 0], expected, rtol=1e-6)
-    np.testing.assert_allclose(T.normalize(img.astype(np.float32) / 255.0), out, rtol=1e-6)
+    np.testing.assert_allclose(N.normalize(img.astype(np.float32) / 255.0), out, rtol=1e-6)
     tensor = T.to_tensor(out)
     assert isinstance(tensor, torch.Tensor) and tuple(tensor.shape) == (3, 2, 3)
     assert tuple(T.to_tensor(np.zeros((4, 5), np.float32)).shape) == (1, 4, 5)

@@ -32,9 +32,9 @@ def dynamic_uint8_export(tiny_checkpoint, tmp_path_factory):
 
 @functools.lru_cache(maxsize=2)
 def _student(checkpoint):
-    from disdepth_core.models.checkpoint import load_student
+    from disdepth_core.models.checkpoint import load_model
 
-    return load_student(checkpoint)[0]
+    return load_model(checkpoint)[0]
 
 
 def torch_depth(checkpoint, batch: np.ndarray) -> np.ndarray:
@@ -48,7 +48,7 @@ def torch_depth(checkpoint, batch: np.ndarray) -> np.ndarray:
 def test_static_export_agrees_and_carries_metadata(static_export, tiny_checkpoint):
     import onnx
 
-    from disdepth_core.export.artifact_metadata import metadata_from_props
+    from disdepth_core.runtime.artifact import metadata_from_props
     from disdepth_core.models.checkpoint import file_sha256
     from disdepth_core.runtime.preprocess import preprocess_rgb
 
@@ -74,7 +74,7 @@ def test_static_export_agrees_and_carries_metadata(static_export, tiny_checkpoin
 
 
 def test_dynamic_uint8_export_runs_at_other_sizes(dynamic_uint8_export, tiny_checkpoint):
-    from disdepth_core.runtime.metadata import ModelMetadata
+    from disdepth_core.runtime.artifact import ModelMetadata
     from disdepth_core.runtime.preprocess import normalize_to_nchw
 
     assert dynamic_uint8_export.check.passed and len(dynamic_uint8_export.check.sizes) == 2
@@ -112,7 +112,7 @@ def test_simplification_fallback_and_check_failure(static_export, monkeypatch):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "disdepth_core.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=240)
+    return subprocess.run([sys.executable, "-m", "disdepth_cli", *args], cwd=REPO, capture_output=True, text=True, timeout=240)
 
 
 def test_cli_export_end_to_end(tiny_checkpoint, tmp_path):
@@ -127,7 +127,7 @@ def test_cli_export_end_to_end(tiny_checkpoint, tmp_path):
 def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, tiny_checkpoint, capsys):
     import torch
 
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")
@@ -150,11 +150,11 @@ def test_cli_bad_inputs_exit_2_without_traceback(tmp_path, tiny_checkpoint, caps
 
 
 def test_checkpoint_without_metadata_needs_input_size(tmp_path, capsys):
-    from disdepth_core.cli import main
-    from disdepth_core.models import build_student
+    from disdepth_cli import main
+    from disdepth_core.models import build_model
     from disdepth_core.models.checkpoint import save_checkpoint
 
-    model = build_student("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0})
+    model = build_model("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0})
     bare = tmp_path / "bare.pt"
     save_checkpoint(bare, model, model.cfg, meta=None)
     assert main(["export", "--checkpoint", str(bare), "--output", str(tmp_path / "x.onnx")]) == 2

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from disdepth_core.export.artifact_metadata import read_sidecar, sidecar_path
+from disdepth_core.runtime.artifact import read_sidecar, sidecar_path
 from disdepth_core.hashing import file_sha256
 from disdepth_core.runtime import ModelLoadError, load_runtime
 
@@ -111,7 +111,7 @@ def test_uint8_transpose_first_graph_is_rejected_by_the_fake_parser(tmp_path):
 
 def test_external_data_onnx_builds_with_parse_from_file(monkeypatch, tmp_path):
     """Weights in ONNX external data resolve: the builder parses from the file, not from bytes (fakes: no TensorRT)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path = tmp_path / "big.onnx"
@@ -127,7 +127,7 @@ def test_external_data_onnx_builds_with_parse_from_file(monkeypatch, tmp_path):
 def test_tensorrt11_fp32_strongly_typed_and_clear_refusals(monkeypatch, tmp_path):
     """TensorRT 11 (no FP16/INT8 flags): fp32 builds a strongly typed network; fp16/int8 and stale fp16
     rebuilds are refused in one clear line, never a raw AttributeError (fakes: no TensorRT here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT11)
     onnx_path = tmp_path / "m.onnx"
@@ -154,7 +154,7 @@ def test_tensorrt11_fp32_strongly_typed_and_clear_refusals(monkeypatch, tmp_path
 def test_no_usable_gpu_is_a_load_error_not_a_crash(monkeypatch, tmp_path):
     """Without a GPU the device is checked before TensorRT objects exist (trt.Runtime would segfault), and a
     Builder TypeError becomes a clear error (fakes: no TensorRT/CUDA here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     cuda = trt_fakes.make_fake_cuda(device_count=0)
     trt = trt_fakes.make_fake_trt(TRT10, cuda)
@@ -182,7 +182,7 @@ def test_no_usable_gpu_is_a_load_error_not_a_crash(monkeypatch, tmp_path):
 
 def test_deserialize_none_rebuilds_when_the_onnx_is_known(monkeypatch, tmp_path):
     """An engine TensorRT refuses to deserialise (sidecar fine) is rebuilt from its ONNX (fakes: no TensorRT)."""
-    from disdepth_core.export.tensorrt_build import build_engine
+    from disdepth_core.runtime.tensorrt_build import build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path, engine = tmp_path / "m.onnx", tmp_path / "m.engine"
@@ -202,7 +202,7 @@ def test_deserialize_none_rebuilds_when_the_onnx_is_known(monkeypatch, tmp_path)
 
 def test_dla_core_checked_against_the_device(monkeypatch, tmp_path):
     """--dla-core beyond builder.num_DLA_cores is refused by name (fakes: no TensorRT here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path = tmp_path / "m.onnx"
@@ -218,7 +218,7 @@ def test_dla_core_checked_against_the_device(monkeypatch, tmp_path):
 
 def test_rejected_timing_cache_is_reported_and_kept(monkeypatch, tmp_path):
     """A timing cache TensorRT rejects is reported and left untouched, not overwritten (fakes: no TensorRT)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, _ = fakes(monkeypatch, TRT10)
     onnx_path, cache = tmp_path / "m.onnx", tmp_path / "trt.cache"
@@ -281,7 +281,7 @@ class FakeLibCuda:
 def test_device_index_honoured_without_pycuda(monkeypatch, tmp_path):
     """Without pycuda an FP16 build still runs on the chosen GPU (its primary context pushed through the
     driver API via ctypes), and no driver device is a clear error (fakes: no TensorRT/CUDA here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
     from disdepth_core.runtime import cuda_driver
 
     trt = trt_fakes.make_fake_trt(TRT10, trt_fakes.make_fake_cuda())
@@ -306,7 +306,7 @@ def test_device_index_honoured_without_pycuda(monkeypatch, tmp_path):
 
 def test_tensorrt_85_supported_and_older_refused(monkeypatch, tmp_path):
     """JetPack 5.1's TensorRT 8.5 takes the 8.x path; 8.4 is refused by name (fakes: no TensorRT here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, "8.5.2.2")
     onnx_path = tmp_path / "m.onnx"
@@ -341,7 +341,7 @@ trt = trt_fakes.make_fake_trt("10.3.0.26", cuda)
 trt_fakes.install(Patch(), trt, cuda)
 tmp = Path(sys.argv[1])
 trt_fakes.tiny_disdepth_onnx(tmp / "m.onnx")
-from disdepth_core.cli import main
+from disdepth_cli import main
 assert main(["export", "--format", "engine", "--onnx", str(tmp / "m.onnx"), "--output", str(tmp / "m.engine")]) == 0
 from disdepth_core.runtime import load_runtime
 runtime = load_runtime(tmp / "m.engine")

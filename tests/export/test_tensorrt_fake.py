@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pytest
 
-from disdepth_core.export.artifact_metadata import read_sidecar, sidecar_path, write_sidecar
+from disdepth_core.runtime.artifact import read_sidecar, sidecar_path, write_sidecar
 from disdepth_core.hashing import file_sha256
 from disdepth_core.runtime import ModelLoadError, RuntimeInputError, load_runtime
-from disdepth_core.runtime.metadata import ModelMetadata
+from disdepth_core.runtime.artifact import ModelMetadata
 from disdepth_core.runtime.tensorrt_logic import (buffer_nbytes, engine_rebuild_reason, needs_explicit_batch_flag,
                                                   parse_trt_version, profile_violation, spec_dims, uses_named_tensor_api, volume)
 
@@ -204,7 +204,7 @@ def test_missing_tensorrt_is_a_clear_error(monkeypatch, tmp_path):
 @pytest.mark.parametrize("version, flags", [(TRT86, 1), (TRT10, 0)])
 def test_builder_flags_and_config(monkeypatch, tmp_path, version, flags):
     """Builder: EXPLICIT_BATCH by version, FP16, workspace, DLA + GPU fallback, timing cache, sidecar (fakes: no TensorRT here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, _ = fakes(monkeypatch, version)
     onnx_path = tmp_path / "m.onnx"
@@ -240,7 +240,7 @@ def calib_folder(tmp_path, count: int = 3):
 def test_builder_dynamic_profile_and_int8_calibration(monkeypatch, tmp_path):
     """Dynamic profile on the network's own input name, INT8 calibration inside a pushed CUDA context,
     the calibrator's buffer freed before the pop, and a reused cache (fakes: no TensorRT/CUDA here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10, network_shape=(1, 3, -1, -1), input_name="pixels")
     onnx_path = tmp_path / "d.onnx"
@@ -274,8 +274,8 @@ def test_int8_build_fails_without_a_pushed_context(monkeypatch, tmp_path):
     """Guard for the fakes themselves: with the context push removed, INT8 calibration fails as on a real GPU."""
     from contextlib import nullcontext
 
-    from disdepth_core.export import tensorrt_build
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime import tensorrt_build
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path = tmp_path / "m.onnx"
@@ -288,7 +288,7 @@ def test_int8_build_fails_without_a_pushed_context(monkeypatch, tmp_path):
 
 def test_builder_profile_shape_errors(monkeypatch, tmp_path):
     """Shape flags on a static ONNX and min > opt > max are clear errors, not ignored (fakes: no TensorRT here)."""
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path = tmp_path / "m.onnx"
@@ -312,7 +312,7 @@ def test_builder_rejects_bad_options_and_foreign_onnx(monkeypatch, tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    from disdepth_core.export.tensorrt_build import EngineBuildOptions, build_engine
+    from disdepth_core.runtime.tensorrt_build import EngineBuildOptions, build_engine
 
     with pytest.raises(ValueError, match="DLA runs only FP16 or INT8"):
         EngineBuildOptions(precision="fp32", dla_core=0).validate()
@@ -333,7 +333,7 @@ def test_builder_rejects_bad_options_and_foreign_onnx(monkeypatch, tmp_path):
 
 def test_cli_engine_export(monkeypatch, tmp_path, capsys):
     """``disdepth export --format engine`` end to end in-process against fakes (no TensorRT on this machine)."""
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     trt, _ = fakes(monkeypatch, TRT86)
     onnx_path = tmp_path / "m.onnx"
@@ -348,7 +348,7 @@ def test_cli_engine_export(monkeypatch, tmp_path, capsys):
 
 def test_cli_int8_engine_on_a_chosen_gpu(monkeypatch, tmp_path, capsys):
     """``--precision int8 --device cuda:1`` calibrates inside GPU 1's context; shape flags on a static ONNX exit 2 (fakes)."""
-    from disdepth_core.cli import main
+    from disdepth_cli import main
 
     trt, cuda = fakes(monkeypatch, TRT10)
     onnx_path = tmp_path / "m.onnx"

@@ -644,8 +644,8 @@ def tiny_disdepth_onnx(path: Any, height: int = 64, width: int = 96, dynamic: bo
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from disdepth_core.export.artifact_metadata import embed_onnx_metadata
-    from disdepth_core.runtime.metadata import ModelMetadata
+    from disdepth_core.runtime.artifact import embed_onnx_metadata
+    from disdepth_core.runtime.artifact import ModelMetadata
 
     dims_h, dims_w = ("height", "width") if dynamic else (height, width)
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, dims_h, dims_w])

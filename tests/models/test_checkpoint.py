@@ -5,22 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 
-from disdepth_core.models import build_student
-from disdepth_core.models.checkpoint import CheckpointError, CheckpointMismatchError, load_student, read_checkpoint, save_checkpoint
+from disdepth_core.models import build_model
+from disdepth_core.models.checkpoint import CheckpointError, CheckpointMismatchError, load_model, read_checkpoint, save_checkpoint
 from disdepth_core.models.pretrained import load_backbone_weights
 
 
 @pytest.fixture
 def small_model():
     torch.manual_seed(0)
-    return build_student("ghostnet_100", lg_conv=True, head={"max_depth": 10.0, "n_bins": 32})
+    return build_model("ghostnet_100", lg_conv=True, head={"max_depth": 10.0, "n_bins": 32})
 
 
 @pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
 def test_round_trip_rebuilds_identical_model(tmp_path, small_model, suffix):
     path = tmp_path / f"model{suffix}"
     save_checkpoint(path, small_model, small_model.cfg, meta={"dataset": "nyu", "max_depth": 10.0})
-    loaded, meta = load_student(path)
+    loaded, meta = load_model(path)
     assert meta["dataset"] == "nyu" and len(meta["checkpoint_sha256"]) == 64
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -34,7 +34,7 @@ def test_half_precision_file_is_smaller_and_close(tmp_path, small_model):
     save_checkpoint(full, small_model, small_model.cfg)
     save_checkpoint(half, small_model, small_model.cfg, half=True)
     assert half.stat().st_size < 0.6 * full.stat().st_size
-    loaded, _ = load_student(half)
+    loaded, _ = load_model(half)
     assert next(loaded.parameters()).dtype == torch.float32
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -44,12 +44,12 @@ def test_half_precision_file_is_smaller_and_close(tmp_path, small_model):
 def test_wrong_architecture_names_mismatching_keys(tmp_path, small_model):
     path = tmp_path / "m.pt"
     save_checkpoint(path, small_model, small_model.cfg)
-    other = build_student("ghostnet_100", lg_conv=False, head={"max_depth": 10.0, "n_bins": 32}).cfg
+    other = build_model("ghostnet_100", lg_conv=False, head={"max_depth": 10.0, "n_bins": 32}).cfg
     with pytest.raises(CheckpointMismatchError, match=r"unexpected in checkpoint: .*global_branch"):
-        load_student(path, config=other)
-    bins = build_student("ghostnet_100", lg_conv=True, head={"max_depth": 10.0, "n_bins": 16}).cfg
+        load_model(path, config=other)
+    bins = build_model("ghostnet_100", lg_conv=True, head={"max_depth": 10.0, "n_bins": 16}).cfg
     with pytest.raises(CheckpointMismatchError, match=r"shape mismatch: .*bin_probabilities.logits.weight: checkpoint \(32, 16, 1, 1\) vs model \(16, 16, 1, 1\)"):
-        load_student(path, config=bins)
+        load_model(path, config=bins)
 
 
 def test_bad_files_give_clear_errors(tmp_path):
@@ -87,13 +87,13 @@ def test_pretrained_backbone_loads_from_local_file(tmp_path):
     classifier = timm.create_model("resnet18", pretrained=False)
     weights = tmp_path / "resnet18_imagenet.pth"
     torch.save(classifier.state_dict(), weights)
-    student = build_student("resnet18", lg_conv=True, pretrained_backbone=str(weights))
+    student = build_model("resnet18", lg_conv=True, pretrained_backbone=str(weights))
     assert torch.equal(student.backbone.conv1.weight, classifier.conv1.weight)
     assert torch.equal(student.backbone.layer1[0].conv2.local.weight, classifier.layer1[0].conv2.weight)
     wrong = timm.create_model("resnet34", pretrained=False)
     torch.save(wrong.state_dict(), weights)
     with pytest.raises(ValueError, match="do not fit this backbone"):
-        load_backbone_weights(build_student("resnet18", lg_conv=False).backbone, weights)
+        load_backbone_weights(build_model("resnet18", lg_conv=False).backbone, weights)
 
 
 def test_pretrained_ghostnet_weights_load_despite_flattened_feature_names(tmp_path):
@@ -103,7 +103,7 @@ def test_pretrained_ghostnet_weights_load_despite_flattened_feature_names(tmp_pa
     classifier = timm.create_model("ghostnet_100", pretrained=False)
     weights = tmp_path / "ghostnet.pth"
     torch.save(classifier.state_dict(), weights)
-    student = build_student("ghostnet_100", lg_conv=False, pretrained_backbone=str(weights))
+    student = build_model("ghostnet_100", lg_conv=False, pretrained_backbone=str(weights))
     assert torch.equal(student.backbone.conv_stem.weight, classifier.conv_stem.weight)
     first_block = dict(student.backbone.named_parameters())
     key = next(k for k in first_block if k.startswith("blocks_1."))

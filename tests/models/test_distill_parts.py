@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from disdepth_core.models import build_student
+from disdepth_core.models import build_model
 from disdepth_core.models.fam import FeatureAcclimation
 from disdepth_core.models.ghost import detached_call, ghost_decode
 from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
@@ -93,7 +93,7 @@ def _old_ghost(student):
 @pytest.mark.parametrize("train", [True, False])
 def test_ghost_is_the_students_current_decoder_with_detached_weights(train):
     torch.manual_seed(0)
-    student = build_student("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0}).train(train)
+    student = build_model("ghostnet_100", lg_conv=False, head={"n_bins": 16, "max_depth": 10.0}).train(train)
     x = torch.randn(2, 3, 64, 96)
     features = [f.detach().requires_grad_(True) for f in student.forward_features(x)]
     for step in range(2):

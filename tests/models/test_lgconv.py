@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from disdepth_core.models import LGConvConfig, build_student
+from disdepth_core.models import LGConvConfig, build_model
 from disdepth_core.models.lgconv import GlobalBranch, LGConv
 
 
@@ -43,9 +43,9 @@ def test_global_branch_sees_far_away_pixels():
 
 def test_insertion_keeps_pretrained_backbone_output_nearly_unchanged():
     torch.manual_seed(0)
-    plain = build_student("resnet18", lg_conv=False).eval()
+    plain = build_model("resnet18", lg_conv=False).eval()
     torch.manual_seed(0)
-    with_lg = build_student("resnet18", lg_conv=True).eval()
+    with_lg = build_model("resnet18", lg_conv=True).eval()
     # Copy the plain backbone's weights in: the local convs now sit under ".local".
     state = {}
     for key, value in plain.backbone.state_dict().items():
@@ -64,7 +64,7 @@ def test_insertion_keeps_pretrained_backbone_output_nearly_unchanged():
 
 
 def test_lg_branches_receive_gradients():
-    model = build_student("efficientnet_b0", lg_conv=True).train()
+    model = build_model("efficientnet_b0", lg_conv=True).train()
     model(torch.randn(2, 3, 64, 64))["depth"].mean().backward()
     grads = [m.project.weight.grad for m in model.modules() if isinstance(m, GlobalBranch)]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -91,7 +91,7 @@ def test_fused_eval_path_matches_the_reference_maths():
             assert torch.allclose(layer(x), layer.forward_reference(x), atol=1e-5, rtol=1e-5)
             assert not torch.allclose(layer(x), reference, atol=1e-3)
     torch.manual_seed(0)
-    model = build_student("efficientnet_b0", lg_conv=True).eval()
+    model = build_model("efficientnet_b0", lg_conv=True).eval()
     image = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         fused = model(image)

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from disdepth_core.models import build_student, list_students
+from disdepth_core.models import build_model, list_students
 from disdepth_core.models.lite_weights import load_lukemelas_weights, packaged_weights_path
 from disdepth_core.models.pretrained import read_state_dict
 
@@ -83,20 +83,20 @@ def test_mismatched_weights_fail_loudly(tmp_path):
     # A local copy of the lukemelas file works like the packaged source.
     local = tmp_path / "lite0.pth"
     torch.save(weights, local)
-    model = build_student("tf_efficientnet_lite0", lg_conv=False, pretrained_backbone=str(local))
+    model = build_model("tf_efficientnet_lite0", lg_conv=False, pretrained_backbone=str(local))
     assert torch.equal(model.backbone.state_dict()["blocks.6.0.conv_pwl.weight"], weights["_blocks.15._project_conv.weight"])
 
 
 def test_packaged_source_for_a_backbone_without_a_wheel_is_a_clear_error():
     with pytest.raises(ValueError, match="no packaged ImageNet weights for backbone 'resnet18'"):
-        build_student("resnet18", lg_conv=False, pretrained_backbone="packaged")
+        build_model("resnet18", lg_conv=False, pretrained_backbone="packaged")
 
 
 def test_lgconv_leaves_pretrained_features_nearly_unchanged():
     """Paper: LG-Conv is inserted 'without disturbing' the pretrained backbone (small BN init)."""
     torch.manual_seed(0)
-    plain = build_student("tf_efficientnet_lite0", lg_conv=False, pretrained_backbone="packaged").eval()
-    with_lg = build_student("tf_efficientnet_lite0", lg_conv=True, pretrained_backbone="packaged").eval()
+    plain = build_model("tf_efficientnet_lite0", lg_conv=False, pretrained_backbone="packaged").eval()
+    with_lg = build_model("tf_efficientnet_lite0", lg_conv=True, pretrained_backbone="packaged").eval()
     assert with_lg.num_lgconv > 0
     x = torch.randn(2, 3, 96, 128)
     with torch.no_grad():
@@ -107,8 +107,8 @@ def test_lgconv_leaves_pretrained_features_nearly_unchanged():
 
 def test_timm_hub_offline_is_a_clear_error(tmp_path):
     """Hub weights are fetched only when asked; offline (HF_HUB_OFFLINE, empty cache) says why."""
-    code = ("from disdepth_core.models import build_student\n"
-            "build_student('tf_efficientnet_lite0', lg_conv=False, pretrained_backbone='timm-hub')\n")
+    code = ("from disdepth_core.models import build_model\n"
+            "build_model('tf_efficientnet_lite0', lg_conv=False, pretrained_backbone='timm-hub')\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "TORCH_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0

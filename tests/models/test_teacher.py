@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from disdepth_core.models import build_student, build_student_from_config, list_teachers
-from disdepth_core.models.checkpoint import CheckpointMismatchError, load_student, save_checkpoint
+from disdepth_core.models import build_model, build_model_from_config, list_teachers
+from disdepth_core.models.checkpoint import CheckpointMismatchError, load_model, save_checkpoint
 from disdepth_core.models.teacher import DisDepthSwin
 
 NANO = "swin_nano_patch4_window7"
@@ -19,7 +19,7 @@ NANO = "swin_nano_patch4_window7"
 @pytest.fixture(scope="module")
 def nano():
     torch.manual_seed(0)
-    return build_student(NANO, lg_conv=False, head={"n_bins": 16, "max_depth": 10.0})
+    return build_model(NANO, lg_conv=False, head={"n_bins": 16, "max_depth": 10.0})
 
 
 def test_registry_lists_the_swin_teachers():
@@ -45,8 +45,8 @@ def test_any_input_size_gives_cnn_aligned_nchw_features(nano, size):
 
 def test_teacher_features_line_up_with_a_cnn_students():
     """KD compares stage i of both models pixel for pixel: the grids must be identical."""
-    student = build_student("ghostnet_100", lg_conv=False).train()
-    teacher = build_student(NANO, lg_conv=False).train()
+    student = build_model("ghostnet_100", lg_conv=False).train()
+    teacher = build_model(NANO, lg_conv=False).train()
     x = torch.randn(1, 3, 70, 94)
     with torch.no_grad():
         s_shapes = [f.shape[-2:] for f in student.forward_features(x)]
@@ -56,7 +56,7 @@ def test_teacher_features_line_up_with_a_cnn_students():
 
 def test_same_decoder_and_heads_code_as_the_student(nano):
     assert isinstance(nano, DisDepthSwin) and nano.num_lgconv == 0
-    student = build_student("resnet18", lg_conv=False)
+    student = build_model("resnet18", lg_conv=False)
     assert type(nano.decoder) is type(student.decoder) and type(nano.bin_centers) is type(student.bin_centers)
     x = torch.randn(1, 3, 64, 96)
     nano.eval()
@@ -66,13 +66,13 @@ def test_same_decoder_and_heads_code_as_the_student(nano):
 
 def test_lg_conv_on_swin_is_a_clear_error():
     with pytest.raises(ValueError, match="lg_conv: false"):
-        build_student(NANO, lg_conv=True)
+        build_model(NANO, lg_conv=True)
 
 
 def test_swin_large_is_the_papers_size():
     """Built on the meta device (no memory, ~1 s): encoder + decoder ~ the paper's 237 M."""
     with torch.device("meta"):
-        model = build_student("swin_large_patch4_window12_384", lg_conv=False)
+        model = build_model("swin_large_patch4_window12_384", lg_conv=False)
     assert model.feature_channels == [192, 384, 768, 1536]
     params = sum(p.numel() for p in model.parameters()) / 1e6
     assert 220 < params < 260, params
@@ -81,20 +81,20 @@ def test_swin_large_is_the_papers_size():
 def test_teacher_checkpoint_round_trip_and_wrong_architecture(nano, tmp_path):
     path = tmp_path / "teacher.pt"
     save_checkpoint(path, nano, nano.cfg, {"dataset": "nyu", "max_depth": 10.0})
-    loaded, meta = load_student(path)
+    loaded, meta = load_model(path)
     assert isinstance(loaded, DisDepthSwin) and meta["model_config"]["backbone"] == NANO
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(nano.eval()(x), loaded(x))
-    other = build_student_from_config(type(nano.cfg).from_dict(nano.cfg.to_dict() | {"backbone": "swin_tiny_patch4_window7_224"}))
+    other = build_model_from_config(type(nano.cfg).from_dict(nano.cfg.to_dict() | {"backbone": "swin_tiny_patch4_window7_224"}))
     with pytest.raises(CheckpointMismatchError, match="does not match the model architecture"):
-        load_student(path, config=other.cfg)
+        load_model(path, config=other.cfg)
 
 
 def test_microsoft_layout_imagenet_weights_load(tmp_path):
     """Original Swin releases keep the patch merging at the end of a stage; they must load too."""
     torch.manual_seed(1)
-    source = build_student(NANO, lg_conv=False).backbone.body
+    source = build_model(NANO, lg_conv=False).backbone.body
     microsoft = {}
     for key, value in source.state_dict().items():
         key = re.sub(r"^layers_(\d+)\.", lambda m: f"layers.{m.group(1)}.", key)
@@ -103,13 +103,13 @@ def test_microsoft_layout_imagenet_weights_load(tmp_path):
     microsoft["head.weight"] = torch.zeros(10, 256)
     path = tmp_path / "swin_ms.pth"
     torch.save({"model": microsoft}, path)
-    loaded = build_student(NANO, lg_conv=False, pretrained_backbone=str(path)).backbone.body
+    loaded = build_model(NANO, lg_conv=False, pretrained_backbone=str(path)).backbone.body
     for (name, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
     microsoft.pop("layers.0.blocks.0.norm1.weight")
     torch.save(microsoft, path)
     with pytest.raises(ValueError, match="missing 1 key"):
-        build_student(NANO, lg_conv=False, pretrained_backbone=str(path))
+        build_model(NANO, lg_conv=False, pretrained_backbone=str(path))
 
 
 # -- model.pretrained_backbone sources on the teacher: the students' sources, meanings and messages --
@@ -132,7 +132,7 @@ def test_timm_hub_offline_is_the_students_clear_error(monkeypatch):
     _offline(monkeypatch)
     with pytest.raises(ValueError, match=r"could not get timm hub weights for swin_tiny_patch4_window7_224 \(offline\? "
                                          r"set model.pretrained_backbone to a local file instead\): OSError: We couldn't"):
-        build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub")
+        build_model(NANO, lg_conv=False, pretrained_backbone="timm-hub")
 
 
 def test_timm_hub_offline_is_one_line_from_train(monkeypatch, tmp_path, capsys):
@@ -165,7 +165,7 @@ def test_timm_hub_weights_land_in_the_teacher(monkeypatch):
         return hub
 
     monkeypatch.setattr(pretrained, "fetch_timm_hub_state", fetch)
-    body = build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub").backbone.body
+    body = build_model(NANO, lg_conv=False, pretrained_backbone="timm-hub").backbone.body
     assert asked == ["swin_tiny_patch4_window7_224"]
     own = body.state_dict()
     assert torch.equal(own["layers_2.blocks.1.attn.qkv.weight"], hub["layers.2.blocks.1.attn.qkv.weight"])
@@ -180,16 +180,16 @@ def test_timm_hub_weights_of_another_shape_fail_the_fit_check(monkeypatch):
     full = timm.create_model("swin_tiny_patch4_window7_224").state_dict()
     monkeypatch.setattr(builder, "load_state_dict_from_hf", lambda *args, **kwargs: full)
     with pytest.raises(ValueError, match="pretrained weights timm-hub swin_tiny_patch4_window7_224 do not fit this backbone"):
-        build_student(NANO, lg_conv=False, pretrained_backbone="timm-hub")
+        build_model(NANO, lg_conv=False, pretrained_backbone="timm-hub")
 
 
 def test_packaged_on_a_swin_is_a_clear_error():
     with pytest.raises(ValueError, match=r"no packaged ImageNet weights for backbone 'swin_nano_patch4_window7'; packaged: "
                                          r"tf_efficientnet_lite0, tf_efficientnet_lite1, tf_efficientnet_lite2; "
                                          r"use model.pretrained_backbone: timm-hub or a local weights file"):
-        build_student(NANO, lg_conv=False, pretrained_backbone="packaged")
+        build_model(NANO, lg_conv=False, pretrained_backbone="packaged")
 
 
 def test_missing_local_file_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="weights file not found: .*nothing.pth"):
-        build_student(NANO, lg_conv=False, pretrained_backbone=str(tmp_path / "nothing.pth"))
+        build_model(NANO, lg_conv=False, pretrained_backbone=str(tmp_path / "nothing.pth"))

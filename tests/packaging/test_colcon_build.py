@@ -80,7 +80,7 @@ def test_installed_tree_imports_node_runtime_and_data(installed):
     site = next((installed / "lib").glob("python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site)}
     code = ("import disdepth_ros.depth_node, disdepth_core.runtime, disdepth_core.data.depth_dataset, "
-            "disdepth_core.data.synthetic, training.trainer, disdepth_core.models.student; print('ok')")
+            "disdepth_core.synthetic.render, training.trainer, disdepth_core.models.student; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=installed, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
     assert (installed / "lib" / "disdepth_ros" / "depth_node").is_file()

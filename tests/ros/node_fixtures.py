@@ -8,7 +8,8 @@ from typing import Any, Iterator
 import pytest
 
 pytest.importorskip("rclpy")
-from disdepth_ros.stream_client import CameraClient, NodeProcess, unique_domain_id  # noqa: E402
+from disdepth_ros.harness.camera_client import CameraClient  # noqa: E402
+from disdepth_ros.harness.node_process import NodeProcess, unique_domain_id  # noqa: E402
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ def test_yaml_applies_inside_a_namespace(namespace, tmp_path):
     rclpy = pytest.importorskip("rclpy")
     from rclpy.context import Context
 
-    from disdepth_ros.stream_client import unique_domain_id
+    from disdepth_ros.harness.node_process import unique_domain_id
 
     params_file = tmp_path / "depth.yaml"
     params_file.write_text(parameters_yaml().replace("max_depth: 0.0", "max_depth: 7.5"))
@@ -72,7 +72,7 @@ def test_launch_file_arguments_and_parameters():
 
 
 def test_cli_passes_yaml_and_remaps():
-    from disdepth_core.cli.node import ros_args
+    from disdepth_cli.node import ros_args
 
     args = argparse.Namespace(params=None, model="m.pt", backend="torch", image="/cam/img", camera_info="/cam/info")
     out = ros_args(args)
@@ -98,3 +98,12 @@ def test_markdown_table_lists_everything():
     docs = ROOT / "docs" / "ros.md"
     if docs.is_file():
         assert table in docs.read_text(), "regenerate docs/ros.md's table: python -m disdepth_ros.parameters --markdown"
+
+
+def test_pipeline_defaults_are_the_node_defaults():
+    """``bag-eval --write-bag`` writes what the node publishes with its defaults (PipelineConfig())."""
+    from disdepth_core.bags.bag_evaluation import NODE_OUTPUTS, NODE_OUTPUTS_ENCODING
+    from disdepth_core.pipeline import PipelineConfig
+
+    assert PipelineConfig.from_params(defaults()) == PipelineConfig() == NODE_OUTPUTS
+    assert defaults()["output_encoding"] == NODE_OUTPUTS_ENCODING

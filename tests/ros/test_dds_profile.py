@@ -64,7 +64,7 @@ def test_best_effort_640x480_images_arrive_with_the_profile(tmp_path):
     from sensor_msgs.msg import Image
 
     from disdepth_ros.depth_node import qos_profile
-    from disdepth_ros.stream_client import ros_env, unique_domain_id
+    from disdepth_ros.harness.node_process import ros_env, unique_domain_id
 
     domain = unique_domain_id(17)
     updates, _ = large_data_env({})

@@ -17,8 +17,9 @@ pytest.importorskip("rclpy")
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import CameraInfo  # noqa: E402
 
+from disdepth_core import image_decoding  # noqa: E402
 from disdepth_ros import messages  # noqa: E402
-from disdepth_ros.stream_client import NodeProcess, unique_domain_id  # noqa: E402
+from disdepth_ros.harness.node_process import NodeProcess, unique_domain_id  # noqa: E402
 from tests.export.trt_fakes import tiny_disdepth_onnx  # noqa: E402
 
 from .node_fixtures import running_node  # noqa: E402
@@ -131,6 +132,6 @@ def _depth_for(client, msg) -> np.ndarray:
         client.image_pub.publish(msg)
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         if client.spin_until(lambda: any((m.header.stamp.sec, m.header.stamp.nanosec) == stamp for _, m in client.received["depth"]), 1.0):
-            return next(messages.image_to_depth(m) for _, m in reversed(client.received["depth"])
+            return next(image_decoding.image_to_depth(m) for _, m in reversed(client.received["depth"])
                         if (m.header.stamp.sec, m.header.stamp.nanosec) == stamp)
     raise AssertionError("no depth image for the published frame")

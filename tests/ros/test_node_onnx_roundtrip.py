@@ -16,12 +16,13 @@ import pytest
 
 pytest.importorskip("rclpy")
 pytest.importorskip("onnxruntime")
-from disdepth_core.data.synthetic import render_frame  # noqa: E402
+from disdepth_core.synthetic.render import render_frame  # noqa: E402
 from disdepth_core.geometry import depth_to_points  # noqa: E402
 from disdepth_core.runtime import load_runtime  # noqa: E402
-from disdepth_ros import messages  # noqa: E402
+from disdepth_core import image_decoding, message_layout  # noqa: E402
 from disdepth_core.pipeline import FramePipeline, PipelineConfig  # noqa: E402
-from disdepth_ros.stream_client import CameraClient, NodeProcess, unique_domain_id  # noqa: E402
+from disdepth_ros.harness.camera_client import CameraClient  # noqa: E402
+from disdepth_ros.harness.node_process import NodeProcess, unique_domain_id  # noqa: E402
 from tests.export.trt_fakes import tiny_disdepth_onnx  # noqa: E402
 
 pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
@@ -54,9 +55,9 @@ def test_onnx_node_round_trip_without_torch(tmp_path):
     _assert_onnx_path_imports_no_torch(model)
 
     assert depth_msg.encoding == "32FC1" and (depth_msg.height, depth_msg.width) == FRAME.rgb.shape[:2]
-    depth = messages.image_to_depth(depth_msg)
+    depth = image_decoding.image_to_depth(depth_msg)
     np.testing.assert_array_equal(depth, expected)
-    xyz, _ = messages.cloud_to_arrays(cloud)
+    xyz, _ = message_layout.cloud_to_arrays(cloud)
     np.testing.assert_array_equal(xyz, depth_to_points(depth, FRAME.K))
     assert diag.get("backend") == "onnxruntime", diag
 

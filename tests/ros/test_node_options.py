@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
-from disdepth_core.data.synthetic import render_frame  # noqa: E402
+from disdepth_core.synthetic.render import render_frame  # noqa: E402
 from disdepth_core.geometry import depth_to_points  # noqa: E402
 from disdepth_core.runtime.preprocess import make_transform  # noqa: E402
-from disdepth_ros import messages  # noqa: E402
-from disdepth_ros.stream_client import NodeProcess, unique_domain_id  # noqa: E402
+from disdepth_core import image_decoding, message_layout  # noqa: E402
+from disdepth_ros.harness.node_process import NodeProcess, unique_domain_id  # noqa: E402
 
 from .node_fixtures import running_node  # noqa: E402
 from .test_node_stream import matched_outputs  # noqa: E402
@@ -26,15 +26,15 @@ def test_16uc1_reliable_model_resolution_letterbox_stride(tiny_checkpoint):
         out = matched_outputs(client)
         depth_msg, info, cloud = out["depth"], out["info"], out["points"]
         assert depth_msg.encoding == "16UC1" and (depth_msg.height, depth_msg.width) == (64, 64)
-        raw = messages.image_view(depth_msg)[..., 0]
+        raw = image_decoding.image_view(depth_msg)[..., 0]
         assert raw.dtype == np.uint16 and (raw[:8] == 0).all()  # letterbox padding rows are invalid (0)
         K_net = make_transform((120, 160), (64, 64), "letterbox").intrinsics_to_network(FRAME.K)
         np.testing.assert_allclose(np.reshape(info.k, (3, 3)), K_net)
         assert (info.height, info.width) == (64, 64)
         assert (cloud.height, cloud.width, cloud.point_step) == (32, 32, 12)
-        xyz, colors = messages.cloud_to_arrays(cloud)
+        xyz, colors = message_layout.cloud_to_arrays(cloud)
         assert colors is None
-        expected = depth_to_points(messages.image_to_depth(depth_msg), K_net, stride=2)
+        expected = depth_to_points(image_decoding.image_to_depth(depth_msg), K_net, stride=2)
         np.testing.assert_allclose(xyz, expected, rtol=1e-3, atol=2e-3, equal_nan=True)  # mm quantisation
 
 
@@ -43,7 +43,7 @@ def test_compressed_input(tiny_checkpoint):
         assert client.publish_until(lambda: matched_outputs(client) is not None, FRAME.rgb, FRAME.K, timeout=40, jpeg=True)
         out = matched_outputs(client)
         assert (out["depth"].height, out["depth"].width) == (120, 160)
-        assert np.isfinite(messages.image_to_depth(out["depth"])).any()
+        assert np.isfinite(image_decoding.image_to_depth(out["depth"])).any()
 
 
 def test_invalid_start_parameters_exit_cleanly(tiny_checkpoint, tmp_path):

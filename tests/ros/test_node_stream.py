@@ -8,8 +8,9 @@ import pytest
 pytest.importorskip("rclpy")
 from sensor_msgs.msg import Image  # noqa: E402
 
-from disdepth_core.data.synthetic import render_frame  # noqa: E402
+from disdepth_core.synthetic.render import render_frame  # noqa: E402
 from disdepth_core.geometry import depth_to_points, scale_intrinsics  # noqa: E402
+from disdepth_core import image_decoding, message_layout  # noqa: E402
 from disdepth_ros import messages  # noqa: E402
 
 from .node_fixtures import running_node  # noqa: E402
@@ -66,12 +67,12 @@ def test_outputs_header_encoding_and_cloud_geometry(node):
     assert depth_msg.header.frame_id == "camera_optical_frame" == cloud.header.frame_id == info.header.frame_id
     assert depth_msg.encoding == "32FC1" and (depth_msg.height, depth_msg.width) == (120, 160)
     assert out["color"].encoding == "rgb8" and (out["color"].height, out["color"].width) == (120, 160)
-    depth = messages.image_to_depth(depth_msg)
+    depth = image_decoding.image_to_depth(depth_msg)
     assert np.isfinite(depth).any()
     np.testing.assert_allclose(np.reshape(info.k, (3, 3)), FRAME.K)
     assert (cloud.height, cloud.width, cloud.point_step, cloud.is_dense) == (120, 160, 16, False)
     assert [(f.name, f.offset) for f in cloud.fields] == [("x", 0), ("y", 4), ("z", 8), ("rgb", 12)]
-    xyz, colors = messages.cloud_to_arrays(cloud)
+    xyz, colors = message_layout.cloud_to_arrays(cloud)
     np.testing.assert_array_equal(xyz, depth_to_points(depth, np.reshape(info.k, (3, 3))))
     np.testing.assert_array_equal(colors, FRAME.rgb)
 
@@ -106,8 +107,8 @@ def test_out_of_range_depth_is_nan_in_image_and_cloud(node):
     try:
         assert client.publish_until(lambda: matched_outputs(client, since=since) is not None, FRAME.rgb, FRAME.K, timeout=40)
         out = matched_outputs(client, since=since)
-        assert np.isnan(messages.image_to_depth(out["depth"])).all()
-        assert np.isnan(messages.cloud_to_arrays(out["points"])[0]).all()
+        assert np.isnan(image_decoding.image_to_depth(out["depth"])).all()
+        assert np.isnan(message_layout.cloud_to_arrays(out["points"])[0]).all()
     finally:
         assert client.set_parameters({"max_depth": 0.0})[0].successful
 

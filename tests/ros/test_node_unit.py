@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("rclpy")
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from disdepth_ros import depth_node, messages  # noqa: E402
+from disdepth_core import image_decoding  # noqa: E402
+from disdepth_ros import depth_node  # noqa: E402
 from disdepth_ros.diagnostics import RateMeter  # noqa: E402
 from disdepth_ros.mailbox import LatestMailbox  # noqa: E402
 
@@ -46,7 +47,7 @@ def bare_node() -> depth_node.DepthNode:
 def test_image_callback_never_raises(monkeypatch):
     node = bare_node()
     node._on_image(Image(height=2, width=3, encoding="mono16", step=7))  # odd step: BadMessageError
-    monkeypatch.setattr(messages, "image_view", lambda msg: (_ for _ in ()).throw(RuntimeError("numpy said no")))
+    monkeypatch.setattr(image_decoding, "image_view", lambda msg: (_ for _ in ()).throw(RuntimeError("numpy said no")))
     node._on_image(Image(height=2, width=3, encoding="rgb8", step=9))  # any other exception is counted too
     assert (node.bad, node.bad_recent, node.mailbox.received) == (2, 2, 0)
     assert "numpy said no" in node.get_logger().lines[-1][1]
@@ -111,7 +112,7 @@ def test_warm_up_failure_is_a_config_error(monkeypatch, tiny_checkpoint):
         backend, path = "torch", str(tiny_checkpoint)
         input_spec = types.SimpleNamespace(layout="NCHW", dtype=np.float32)
 
-        def infer(self, batch):
+        def warmup(self, iterations=2, input_hw=None):
             raise RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be reported later")
 
         def close(self):

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from disdepth_core.models import build_student_from_config
-from training.losses import LossTerm
+from disdepth_core.models import build_model_from_config
+from training.loss_terms import LossTerm
 from training.modules import TrainingModule
 
 
@@ -58,7 +58,7 @@ class AdapterModule(TrainingModule):
 
 
 def build_with_adapter(cfg: Any) -> AdapterModule:
-    return AdapterModule(cfg, build_student_from_config(cfg.model))
+    return AdapterModule(cfg, build_model_from_config(cfg.model))
 
 
 METHOD = "tests.training.extra_part:build_with_adapter"

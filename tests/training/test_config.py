@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.config import DistillConfig, load_train_config, train_config_from_dict
-from training.config_loader import ConfigError
+from training.train_config import DistillConfig, load_train_config, train_config_from_dict
+from disdepth_core.config_parsing import ConfigError
 
 pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 

@@ -19,10 +19,10 @@ import pytest
 import torch
 import yaml
 
-from disdepth_core.models import build_student
+from disdepth_core.models import build_model
 from disdepth_core.models.checkpoint import save_checkpoint
 from tests.conftest import tiny_train_config
-from training.config import train_config_from_dict
+from training.train_config import train_config_from_dict
 from training.modules import build_training_module
 from training.trainer import Trainer
 
@@ -33,7 +33,7 @@ TEACHER = "swin_nano_patch4_window7"
 @pytest.fixture(scope="module")
 def teacher_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
-    teacher = build_student(TEACHER, lg_conv=False, head={"n_bins": 32, "max_depth": 10.0})
+    teacher = build_model(TEACHER, lg_conv=False, head={"n_bins": 32, "max_depth": 10.0})
     path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
     save_checkpoint(path, teacher, teacher.cfg, {"dataset": "folder", "max_depth": 10.0})
     return path
@@ -204,7 +204,7 @@ def test_teacher_checkpoint_errors_are_one_clear_line(synthetic_root, tmp_path, 
         mapping["distill"].update(overrides)
         with pytest.raises(ValueError, match=message):
             build_training_module(train_config_from_dict(mapping))
-    kitti_teacher = build_student(TEACHER, lg_conv=False, head={"n_bins": 32, "max_depth": 80.0})
+    kitti_teacher = build_model(TEACHER, lg_conv=False, head={"n_bins": 32, "max_depth": 80.0})
     save_checkpoint(tmp_path / "kitti.pt", kitti_teacher, kitti_teacher.cfg, {"dataset": "kitti"})
     with pytest.raises(ValueError, match="depths up to 80 m"):
         build_training_module(distill_config(synthetic_root, tmp_path, tmp_path / "kitti.pt"))

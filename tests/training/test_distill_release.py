@@ -8,12 +8,12 @@ import json
 import pytest
 import torch
 
-from disdepth_core.models import build_student_from_config
-from disdepth_core.models.checkpoint import load_student, read_checkpoint
+from disdepth_core.models import build_model_from_config
+from disdepth_core.models.checkpoint import load_model, read_checkpoint
 from tests.training.test_distill import distill_mapping, teacher_checkpoint  # noqa: F401 - fixture
 from training import ghost_eval, release
 from disdepth_core.models.checkpoint import CheckpointMismatchError, atomic_torch_save
-from training.config import train_config_from_dict
+from training.train_config import train_config_from_dict
 from training.modules import STUDENT, build_training_module
 from training.trainer import Trainer
 
@@ -54,9 +54,9 @@ def test_release_writes_a_plain_student_with_the_supervised_graph(distilled_run,
     assert "training_state" not in released
     assert released["meta"]["distillation"]["method"] == "disdepth"
     assert released["meta"]["distillation"]["teacher_backbone"] == "swin_nano_patch4_window7"
-    supervised = build_student_from_config(cfg.model)
+    supervised = build_model_from_config(cfg.model)
     assert set(released["state_dict"]) == set(supervised.state_dict())
-    student, _ = load_student(out / "student.pt")
+    student, _ = load_model(out / "student.pt")
     assert sum(p.numel() for p in student.parameters()) == sum(p.numel() for p in supervised.parameters())
     assert _onnx_ops(student, keep_identity=False) == _onnx_ops(supervised, keep_identity=False)
     supervised.load_state_dict(released["state_dict"])  # a supervised student holding these weights: same graph exactly

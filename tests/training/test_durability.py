@@ -198,7 +198,7 @@ def test_train_user_errors_are_one_line(synthetic_root, tmp_path, capsys, argv, 
                                              pytest.param("cuda", "CUDA is not available", marks=pytest.mark.skipif(
                                                  torch.cuda.is_available(), reason="needs a machine without CUDA"))])
 def test_eval_device_errors_are_one_line(synthetic_root, tmp_path, tiny_checkpoint, capsys, device, expected):
-    from disdepth_core.cli import main as disdepth
+    from disdepth_cli import main as disdepth
 
     config, _ = _config(synthetic_root, tmp_path)
     assert disdepth(["eval", "--config", str(config), "--checkpoint", str(tiny_checkpoint), "--device", device]) == 2

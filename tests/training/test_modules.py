@@ -12,8 +12,8 @@ from torch import nn
 
 from tests.conftest import tiny_train_config
 from tests.training.extra_part import METHOD, AdapterModule
-from training.config import train_config_from_dict
-from training.config_loader import ConfigError
+from training.train_config import train_config_from_dict
+from disdepth_core.config_parsing import ConfigError
 from training.modules import TrainingModule, build_training_module, register_distill_method
 from training.trainer import Trainer
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from disdepth_core.models import StudentConfig, build_student, build_student_from_config
+from disdepth_core.models import ModelConfig, build_model, build_model_from_config
 from disdepth_core.models.checkpoint import save_checkpoint
 from disdepth_core.models.teacher import is_swin
-from training.config import load_train_config, read_config_mapping, train_config_from_dict
+from training.train_config import load_train_config, read_config_mapping, train_config_from_dict
 from training.distill.module import DistillationModule
 from training.modules import build_training_module
 
@@ -43,11 +43,11 @@ def test_one_config_per_paper_row_each_naming_its_table():
 _META_CACHE: dict[tuple, torch.nn.Module] = {}
 
 
-def _meta_model(cfg: StudentConfig) -> torch.nn.Module:
+def _meta_model(cfg: ModelConfig) -> torch.nn.Module:
     key = (cfg.backbone, cfg.lg_conv, cfg.head.max_depth)
     if key not in _META_CACHE:
         with torch.device("meta"):
-            _META_CACHE[key] = build_student_from_config(cfg)
+            _META_CACHE[key] = build_model_from_config(cfg)
     return _META_CACHE[key]
 
 
@@ -64,7 +64,7 @@ def test_real_architecture_of_every_row_builds():
         if not cfg.distill.enabled:
             seen[path.stem] = _params(student)
             continue
-        teacher_cfg = StudentConfig(backbone=cfg.distill.teacher_backbone, lg_conv=not is_swin(cfg.distill.teacher_backbone),
+        teacher_cfg = ModelConfig(backbone=cfg.distill.teacher_backbone, lg_conv=not is_swin(cfg.distill.teacher_backbone),
                                     head=copy.deepcopy(cfg.model.head))
         teacher = _meta_model(teacher_cfg)
         with torch.device("meta"):
@@ -86,7 +86,7 @@ def tiny_teachers(tmp_path_factory) -> dict[tuple[bool, float], Path]:
     for swin in (True, False):
         for max_depth in (10.0, 80.0):
             torch.manual_seed(0)
-            model = build_student("swin_nano_patch4_window7" if swin else "ghostnet_100", lg_conv=not swin,
+            model = build_model("swin_nano_patch4_window7" if swin else "ghostnet_100", lg_conv=not swin,
                                   head={"n_bins": 16, "max_depth": max_depth})
             path = folder / f"{'swin' if swin else 'cnn'}_{int(max_depth)}.pt"
             save_checkpoint(path, model, model.cfg, {"max_depth": max_depth})

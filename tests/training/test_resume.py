@@ -14,7 +14,7 @@ import torch
 
 from disdepth_core.models.checkpoint import read_checkpoint
 from tests.conftest import tiny_train_config
-from training.config import train_config_from_dict
+from training.train_config import train_config_from_dict
 from training.sampler import ResumableEpochSampler
 from training.trainer import Trainer
 

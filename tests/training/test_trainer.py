@@ -14,7 +14,7 @@ import yaml
 
 from disdepth_core.models.checkpoint import read_checkpoint
 from tests.conftest import tiny_train_config
-from training.config import train_config_from_dict
+from training.train_config import train_config_from_dict
 from training.trainer import Trainer, TrainingDiverged
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +112,7 @@ def test_eval_cli_writes_json(synthetic_root, tmp_path):
     cfg_path.write_text(yaml.safe_dump(tiny_train_config(synthetic_root, tmp_path / "e")))
     Trainer(train_config_from_dict(yaml.safe_load(cfg_path.read_text())), progress=False).train()
     out_json = tmp_path / "m.json"
-    cmd = [sys.executable, "-m", "disdepth_core.cli", "eval", "--config", str(cfg_path), "--checkpoint", str(tmp_path / "e" / "last.pt"),
+    cmd = [sys.executable, "-m", "disdepth_cli", "eval", "--config", str(cfg_path), "--checkpoint", str(tmp_path / "e" / "last.pt"),
            "--flip-tta", "--save-json", str(out_json), "--no-progress"]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -41,15 +41,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from disdepth_core.models import build_student_from_config
-from disdepth_core.models.checkpoint import load_student, read_checkpoint
+from disdepth_core.models import build_model_from_config
+from disdepth_core.config_parsing import ConfigError
+from disdepth_core.models.checkpoint import load_model, read_checkpoint
 from disdepth_core.models.fam import FeatureAcclimation
 from disdepth_core.models.ghost import ghost_decode
 from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
 from disdepth_core.models.lam import LossAttentionModules
 
-from ..config_loader import ConfigError
-from ..losses import LossTerm, supervised_terms
+from ..loss_terms import LossTerm, supervised_terms
 from ..modules import TrainingModule
 
 METHODS = ("disdepth", "fam", "kd")
@@ -184,7 +184,7 @@ def load_teacher(cfg: Any) -> nn.Module:
     if expected and recorded != expected:
         raise ConfigError(f"distill.teacher_checkpoint {path} holds a {recorded} model, but this config's teacher is "
                           f"distill.teacher_backbone={expected}")
-    teacher, meta = load_student(path)
+    teacher, meta = load_model(path)
     teacher_max = float(teacher.cfg.head.max_depth)
     if cfg.data is not None and not math.isclose(teacher_max, float(cfg.data.max_depth), rel_tol=1e-6):
         raise ConfigError(f"distill.teacher_checkpoint {path} was trained for depths up to {teacher_max:g} m "
@@ -195,7 +195,7 @@ def load_teacher(cfg: Any) -> nn.Module:
 def build_distillation(cfg: Any, method: str, module_class: type[DistillationModule] = DistillationModule) -> DistillationModule:
     """Teacher from ``distill.teacher_checkpoint``, student from ``model``, the method's parts."""
     teacher = load_teacher(cfg)
-    student = build_student_from_config(cfg.model)
+    student = build_model_from_config(cfg.model)
     if len(teacher.feature_channels) != len(student.feature_channels):
         raise ConfigError(f"teacher {teacher.cfg.backbone} has {len(teacher.feature_channels)} output stages, "
                           f"student {student.cfg.backbone} {len(student.feature_channels)}")
