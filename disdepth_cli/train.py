@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import argparse
 
-from .training_commands import reused_parsers, run_training_command
+from .training_commands import training_subcommand
 
 
-def parent_parsers() -> list[argparse.ArgumentParser]:
-    return reused_parsers("training.train")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    if not parent_parsers():  # keep `disdepth train` listed; run() says what is missing
-        parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
-
-def run(args: argparse.Namespace) -> int:
+def _check_files(args: argparse.Namespace) -> None:
+    """The same checks training does, but before torch and the dataset load: a typo costs a second."""
     from .files import require_file
 
-    # The same checks training does, but before torch and the dataset load: a typo costs a second.
-    if hasattr(args, "config"):
-        require_file(args.config, "config file")
-        if args.resume not in (None, "auto"):
-            require_file(args.resume, "checkpoint")
-    return run_training_command("training.train", args)
+    require_file(args.config, "config file")
+    if args.resume not in (None, "auto"):
+        require_file(args.resume, "checkpoint")
+
+
+parent_parsers, add_arguments, run = training_subcommand("training.train", precheck=_check_files)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 from typing import Optional
 
@@ -35,3 +36,25 @@ def run_training_command(module_name: str, args: argparse.Namespace) -> int:
     except ImportError as err:
         raise UserError(f"this command needs the repository checkout and torch/timm installed ({err})") from None
     return int(module.run(args) or 0)
+
+
+def training_subcommand(module_name: str, precheck: Optional[Callable[[argparse.Namespace], None]] = None):
+    """``(parent_parsers, add_arguments, run)`` of the subcommand that is ``python -m <module_name>``.
+
+    ``precheck`` runs before the training module's ``run`` (e.g. a missing config file reported
+    before torch and the dataset load).
+    """
+
+    def parent_parsers() -> list[argparse.ArgumentParser]:
+        return reused_parsers(module_name)
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        if not parent_parsers():  # keep the command listed; run() says what is missing
+            parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(args: argparse.Namespace) -> int:
+        if precheck is not None and parent_parsers():
+            precheck(args)
+        return run_training_command(module_name, args)
+
+    return parent_parsers, add_arguments, run
