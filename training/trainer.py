@@ -49,10 +49,11 @@ from .distributed import DistInfo, all_reduce_sum, init_distributed
 from .validation import evaluate_model
 from .loss_terms import LossTerm
 from .modules import STUDENT, TrainingModule, build_training_module
+from .run_folder import RUN_CHECKPOINTS
 from .sampler import ResumableEpochSampler
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
-CHECKPOINT_NAMES = ("last.pt", "best.pt")
+CHECKPOINT_NAMES = RUN_CHECKPOINTS  # one list: the train command checks them before torch loads
 
 
 class TrainingError(UserError):
