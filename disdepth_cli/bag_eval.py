@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from disdepth_core.metrics import format_metrics_table
 
     check_outputs(args)  # before any model is loaded or frame evaluated
+    if args.focal_rescale and not args.camera_info_topic:
+        from . import UserError
+
+        raise UserError("--focal-rescale needs --camera-info-topic: the camera's focal length comes from its camera_info")
     models = [(Path(args.model).name, build_predictor(args.model, args))]
     if args.compare:
         label = Path(args.compare).name

@@ -77,7 +77,7 @@ def test_cli_passes_yaml_and_remaps():
     args = argparse.Namespace(params=None, model="m.pt", backend="torch", image="/cam/img", camera_info="/cam/info")
     out = ros_args(args)
     assert out[1] == "--ros-args" and out[out.index("--params-file") + 1].endswith("config/depth.yaml")
-    assert "model_path:=m.pt" in out and "backend:=torch" in out
+    assert 'model_path:="m.pt"' in out and 'backend:="torch"' in out  # quoted: rcl reads -p values as YAML
     assert "image:=/cam/img" in out and "camera_info:=/cam/info" in out and "image/compressed:=/cam/img/compressed" in out
 
 
