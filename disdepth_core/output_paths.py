@@ -19,8 +19,8 @@ Write failures that happen anyway (a disk that fills up mid-write) are reported 
 
 from __future__ import annotations
 
-import errno
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional, Union
@@ -119,8 +119,11 @@ def check_creatable_folder(folder: PathLike, option: str) -> None:
         current = current.parent
     if not current.is_dir():
         raise OutputPathError(f"{option}: {current} is a file, not a folder, so {folder} cannot be created")
-    if not os.access(current, os.W_OK | os.X_OK):
-        raise OutputPathError(f"{option}: folder {current} is not writable ({os.strerror(errno.EACCES)})")
+    try:  # a real probe: permissions, a read-only mount or ACLs all answer here (os.access misses the latter as root)
+        with tempfile.TemporaryFile(dir=current):
+            pass
+    except OSError as err:
+        raise OutputPathError(f"{option}: cannot write in folder {current}: {err.strerror or err}") from None
 
 
 def free_suffix(folder: PathLike, names: Sequence[str]) -> str:

@@ -130,6 +130,8 @@ def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], opti
         result = BagEvalResult(str(bag_path), bag.storage, options, protocol,
                                [ModelResult(label, predictor, protocol.accumulator()) for label, predictor in models])
         total = bag.counts.get(options.image_topic, 0)
+        if total == 0:  # before any output is opened: an empty report would look like a result
+            raise BagError(f"nothing to evaluate: image topic {options.image_topic} of bag {bag_path} holds no message")
         if options.max_frames:
             total = min(total, options.max_frames)
         sample_at = set(np.linspace(0, max(total - 1, 0), num=min(options.samples, total)).round().astype(int).tolist()) if total else set()
