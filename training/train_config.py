@@ -174,7 +174,8 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> T
         return train_config_from_dict(apply_overrides(read_config_mapping(path), overrides))
     except ConfigError as err:
         # Point at the --set that caused it, so the user knows which of file/flag to fix.
-        culprit = next((item for item in reversed(overrides) if str(err).startswith(item.partition("=")[0].strip() + " ")), None)
+        culprit = next((item for item in reversed(overrides)
+                        if str(err).startswith(tuple(item.partition("=")[0].strip() + end for end in (" ", "[")))), None)
         if culprit is None:
             raise
         raise ConfigError(f"{err} (from --set {culprit})") from None
