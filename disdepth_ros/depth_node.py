@@ -121,7 +121,7 @@ class DepthNode(Node):
             try:
                 values[spec.name] = self.declare_parameter(spec.name, spec.default, descriptor).value
             except Exception as err:  # rclpy: InvalidParameterTypeException etc.
-                raise ConfigError(f"parameter {spec.name}: expected a {spec.type_name} "
+                raise ConfigError(f"parameter {spec.name}: expected {spec.a_type} "
                                   f"(e.g. {spec.default!r}); {err}") from None
         return values
 

@@ -163,4 +163,4 @@ def wrong_type_reason(name: str, value: object) -> Optional[str]:
     if spec is None or got == spec.type_name:
         return None
     hint = f" (write {float(value)!r}: ROS does not turn an int into a double)" if (spec.type_name, got) == ("double", "int") else ""
-    return f"{name} must be a {spec.type_name}, got {got} {value!r}{hint}"
+    return f"{name} must be {spec.a_type}, got {got} {value!r}{hint}"
