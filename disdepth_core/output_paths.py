@@ -118,7 +118,8 @@ def check_creatable_folder(folder: PathLike, option: str) -> None:
             raise OutputPathError(f"{option}: {current} is a broken symbolic link, not a folder")
         current = current.parent
     if not current.is_dir():
-        raise OutputPathError(f"{option}: {current} is a file, not a folder, so {folder} cannot be created")
+        below = "" if current == Path(folder) else f", so {folder} cannot be created"
+        raise OutputPathError(f"{option}: {current} is a file, not a folder{below}")
     try:  # a real probe: permissions, a read-only mount or ACLs all answer here (os.access misses the latter as root)
         with tempfile.TemporaryFile(dir=current):
             pass
