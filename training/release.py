@@ -82,7 +82,7 @@ def _write_release(output: Path, config_path: Path | None, model, model_config, 
 
     import yaml
 
-    from disdepth_core.models.checkpoint import save_checkpoint
+    from disdepth_core.models.checkpoint import save_checkpoint, write_stopped_error
     from disdepth_core.output_paths import write_failure
 
     staged = None
@@ -96,8 +96,11 @@ def _write_release(output: Path, config_path: Path | None, model, model_config, 
                 raise UserError(write_failure("--write-config", config_path, err) + "; nothing was written") from None
         try:
             save_checkpoint(output, model, model_config, meta, half=half)
-        except OSError as err:
-            raise UserError(write_failure("--output", output, err) + "; nothing was written") from None
+        except (OSError, RuntimeError) as err:
+            failure = write_stopped_error(err, output.parent)  # torch's "unexpected pos": a full disk
+            if not isinstance(failure, OSError):
+                raise
+            raise UserError(write_failure("--output", output, failure) + "; nothing was written") from None
         if staged is not None:
             os.replace(staged, config_path)
             staged = None

@@ -66,11 +66,12 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
 _WRITER_FAILURES = ("unexpected pos", "inline_container", "PytorchStreamWriter")
 
 
-def write_stopped_error(err: RuntimeError, folder: Path) -> BaseException:
-    """torch's writer failure as the OSError it really is (so callers report it as one line, exit
-    2); any other RuntimeError (a bug) is returned unchanged."""
+def write_stopped_error(err: BaseException, folder: Path) -> BaseException:
+    """A failed checkpoint write as an OSError (so callers report it as one line, exit 2): an
+    OSError as it is, torch's writer failure with its likely cause; anything else (a bug) is
+    returned unchanged."""
     text = str(err)
-    if not any(marker in text for marker in _WRITER_FAILURES):
+    if isinstance(err, OSError) or not isinstance(err, RuntimeError) or not any(m in text for m in _WRITER_FAILURES):
         return err
     try:
         free = os.statvfs(folder)

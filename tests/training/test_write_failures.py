@@ -97,3 +97,30 @@ def test_release_write_failure(tiny_checkpoint, tmp_path, monkeypatch, capsys, k
     assert line.startswith(f"error: cannot write --output model.pt in folder {folder}: {REASONS[kind]}"), line
     assert line.endswith("; nothing was written"), line
     assert list(folder.iterdir()) == [] and hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest() == digest
+
+
+def test_the_writer_failure_is_recognised_wherever_it_is_raised(synthetic_root, tmp_path, monkeypatch, capsys):
+    """torch's message raised by the whole checkpoint save (not torch.save inside it) reads the same; a bug stays a bug."""
+    import training.trainer
+    from training.train import main
+
+    out_dir = tmp_path / "run"
+    data = tiny_train_config(synthetic_root, out_dir, epochs=1, max_iters_per_epoch=1)
+    data["log"].update({"tensorboard": False, "val_every": 0, "image_every": 0})
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(data))
+
+    def failing(*args, **kwargs):
+        raise RuntimeError(TORCH_FULL_DISK)
+
+    monkeypatch.setattr(training.trainer, "save_checkpoint", failing)
+    assert main(["--config", str(config), "--no-progress"]) == 2
+    assert _error_line(capsys).startswith(f"error: cannot write a checkpoint in {out_dir}: the write stopped early")
+
+    def buggy(*args, **kwargs):
+        raise RuntimeError("a bug in the saver")
+
+    monkeypatch.setattr(training.trainer, "save_checkpoint", buggy)
+    (tmp_path / "c2.yaml").write_text(yaml.safe_dump({**data, "log": {**data["log"], "out_dir": str(tmp_path / "run2")}}))
+    assert main(["--config", str(tmp_path / "c2.yaml"), "--no-progress"]) == 1
+    assert "unexpected RuntimeError: a bug in the saver" in capsys.readouterr().err
