@@ -21,9 +21,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("rclpy")
+pytest.importorskip("onnxruntime")
 from disdepth_ros.harness.node_process import NodeProcess, ros_env, unique_domain_id  # noqa: E402
 from disdepth_ros.ros_arguments import param_override  # noqa: E402
 from tests.export.trt_fakes import tiny_disdepth_onnx  # noqa: E402
+
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch: the robots' stack)
 
 REPO = Path(__file__).resolve().parents[2]
 AWKWARD = ["/models/a b #c: d [e] {f}/m.onnx", "12345", "007", "0x1F", "true", "null", "1e3", "-5", "~/m.onnx", "a'b\"c\\d",
