@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -270,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
               "input_qos": args.input_qos}
     for item in args.node_param:
         name, _, value = item.partition(":=")
-        params[name] = {"true": True, "false": False}.get(value.lower(), value)
+        params[name] = yaml.safe_load(value) if value.strip() else value  # typed as rcl reads `-p name:=value`
     from disdepth_ros.dds_profile import SWITCH_VAR, large_data_env
 
     profile_env, profile_message = large_data_env({})

@@ -11,13 +11,15 @@ import argparse
 import math
 from typing import Callable
 
+from disdepth_core.value_ranges import format_number
+
 
 def _describe(low: float | None, high: float | None, kind: str) -> str:
     if low is not None and high is not None:
-        return f"{kind} from {low:g} to {high:g}"
+        return f"{kind} from {format_number(low)} to {format_number(high)}"
     if low is not None:
-        return f"{kind} >= {low:g}"
-    return f"{kind} <= {high:g}" if high is not None else kind
+        return f"{kind} >= {format_number(low)}"
+    return f"{kind} <= {format_number(high)}" if high is not None else kind
 
 
 def int_range(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
@@ -59,3 +61,30 @@ def non_negative_float(text: str) -> float:
 
 positive_int = int_range(1)
 non_negative_int = int_range(0)
+
+
+def parse_size(text: str, max_side: int | None = None) -> tuple[int, int]:
+    """``HxW`` (e.g. ``480x640``) as two positive ints, at most ``max_side`` each when given;
+    ValueError with the reason otherwise (a range error before anything of that size is allocated)."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not of the form HxW, e.g. 480x640") from None
+    if height <= 0 or width <= 0:
+        raise ValueError(f"{text!r} must be positive")
+    if max_side is not None and max(height, width) > max_side:
+        raise ValueError(f"{text!r} is out of range: height and width must be at most {max_side} pixels")
+    return height, width
+
+
+def image_size(max_side: int) -> Callable[[str], tuple[int, int]]:
+    """An ``HxW`` option checked at parse time (``argument --size: '100000x100000' is out of range ...``)."""
+
+    def parse(text: str) -> tuple[int, int]:
+        try:
+            return parse_size(text, max_side)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    parse.__name__ = "size"
+    return parse

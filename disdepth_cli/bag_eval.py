@@ -43,11 +43,11 @@ def run(args: argparse.Namespace) -> int:
     from disdepth_core.bags.report import write_report
     from disdepth_core.metrics import format_metrics_table
 
-    from . import UserError
+    check_outputs(args)  # before any model is loaded or frame evaluated
+    if args.focal_rescale and not args.camera_info_topic:
+        from . import UserError
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():  # before any model is loaded or frame evaluated
-        raise UserError(f"--out {out} is an existing file; give a folder")
+        raise UserError("--focal-rescale needs --camera-info-topic: the camera's focal length comes from its camera_info")
     models = [(Path(args.model).name, build_predictor(args.model, args))]
     if args.compare:
         label = Path(args.compare).name
@@ -80,3 +80,22 @@ def run(args: argparse.Namespace) -> int:
               f"/depth/points for {result.written_with_camera}" + ("" if result.written_with_camera == result.written else
               " (the others had no valid camera_info" + ("" if args.camera_info_topic else "; give --camera-info-topic") + ")"))
     return 0
+
+
+# What bag-eval writes into --out.
+REPORT_FILES = ("metrics.json", "frames.csv", "report.html")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """--out and --write-bag, checked before any work (issue 20): neither may be the input bag, a
+    model or each other, an earlier report in --out and an existing --write-bag are never replaced."""
+    from pathlib import Path
+
+    from disdepth_core.output_paths import check_output_file, check_output_folder
+
+    bag = Path(args.bag)
+    inputs = [("the input bag", bag), ("the input bag's folder", bag.parent if bag.is_file() else None),
+              ("--model", args.model), ("--compare", args.compare)]
+    check_output_folder(args.out, "--out", inputs, REPORT_FILES, what="reports")
+    if args.write_bag:
+        check_output_file(args.write_bag, "--write-bag", [*inputs, ("--out", args.out)], is_folder=True)

@@ -103,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
     from . import UserError
     from .info import parse_hw
 
-    backends = [b.strip() for b in args.compare.split(",") if b.strip()] if args.compare else [args.backend]
+    backends = [b.strip() for b in args.compare.split(",") if b.strip()] if args.compare is not None else [args.backend]
+    if not backends:
+        raise UserError(f"--compare {args.compare!r} names no backend: nothing to benchmark; give a comma-separated list, "
+                        f"e.g. --compare torch,onnxruntime (from {', '.join(BACKEND_CHOICES[1:])})")
     unknown = [b for b in backends if b not in BACKEND_CHOICES]
     if unknown:
         raise UserError(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKEND_CHOICES[1:])}")

@@ -31,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     require_file(args.config, "config file")
     require_file(args.checkpoint, "checkpoint")
+    if args.save_json:  # before the evaluation: a bad path must not cost the whole run
+        from disdepth_core.output_paths import check_output_file
+
+        check_output_file(args.save_json, "--save-json", [("--config", args.config), ("--checkpoint", args.checkpoint)],
+                          "metrics.json")
 
     from tqdm import tqdm
 

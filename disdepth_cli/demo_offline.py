@@ -14,10 +14,17 @@ from pathlib import Path
 
 def run_offline(args: argparse.Namespace) -> int:
     """The core evaluator (the node's pipeline on the model's runtime) over the synthetic test split."""
+    from disdepth_core.output_paths import check_output_folder, paths_beside_earlier_run
+
     from .files import require_file
 
     if args.model:
         require_file(args.model, "model file")
+    # Before any work: --out and --data must be folders it can write; an earlier demo's files are kept.
+    out = check_output_folder(args.out, "--out", [("--model", args.model)])
+    check_output_folder(args.data, "--data")
+    names = OFFLINE_OUTPUTS if args.bag_frames else OFFLINE_OUTPUTS[:2]
+    paths, note = paths_beside_earlier_run(out, names)
 
     import json
 
@@ -58,18 +65,23 @@ def run_offline(args: argparse.Namespace) -> int:
     print(format_metrics_table(metrics))
     print(f"constant-depth baseline ({constant:.2f} m, the test set's median depth):")
     print(format_metrics_table(baseline))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if note:
+        print(note)
     picture = _panel(predictor, dataset, protocol, rows=4)
-    cv2.imwrite(str(out / "demo.png"), picture[..., ::-1])
-    (out / "demo_metrics.json").write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant,
-                                                       "resolution": predictor.resolution}, indent=2))
-    print(f"wrote {out / 'demo.png'} (RGB | predicted depth | ground truth | abs-rel error) and {out / 'demo_metrics.json'}")
+    cv2.imwrite(str(paths["demo.png"]), picture[..., ::-1])
+    paths["demo_metrics.json"].write_text(json.dumps({"model": metrics, "constant_baseline": baseline, "constant_depth_m": constant,
+                                                      "resolution": predictor.resolution}, indent=2))
+    print(f"wrote {paths['demo.png']} (RGB | predicted depth | ground truth | abs-rel error) and {paths['demo_metrics.json']}")
     if args.bag_frames:
         from .demo_bag import run_bag_demo
 
-        run_bag_demo(predictor, recipe, out, args.bag_frames, progress=not args.no_progress)
+        run_bag_demo(predictor, recipe, paths["demo_bag"], paths["bag_eval"], args.bag_frames, progress=not args.no_progress)
     return 0
+
+
+# The files and folders demo --offline writes into --out (the last two only with --bag-frames).
+OFFLINE_OUTPUTS = ("demo.png", "demo_metrics.json", "demo_bag", "bag_eval")
 
 
 def demo_file(model_path: Path, name: str) -> Path:

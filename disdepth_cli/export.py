@@ -55,14 +55,13 @@ def run(args: argparse.Namespace) -> int:
         require_file(args.checkpoint, "checkpoint")
     if args.onnx:
         require_file(args.onnx, "ONNX model")
-    if Path(args.output).is_dir():
-        raise UserError(f"--output {args.output} is a folder; give the file to write, e.g. {Path(args.output) / 'model.onnx'}")
-
-    from disdepth_core.export.onnx_export import export_onnx
-
     if args.format == "onnx":
         if not args.checkpoint:
             raise UserError("--format onnx needs --checkpoint CKPT")
+        _check_outputs(args, intermediate_onnx=None)
+
+        from disdepth_core.export.onnx_export import export_onnx
+
         export_onnx(args.checkpoint, args.output, input_hw, dynamic=args.dynamic, opset=args.opset,
                     uint8_input=args.uint8_input, simplify=not args.no_simplify)
         return 0
@@ -81,14 +80,40 @@ def run(args: argparse.Namespace) -> int:
                                  min_shape=_optional_hw(args.min_shape), opt_shape=_optional_hw(args.opt_shape),
                                  max_shape=_optional_hw(args.max_shape), device_index=device_index)
     options.validate()
-    if args.onnx:
-        build_engine(args.onnx, args.output, options)
-        return 0
     # Export next to the engine so the sidecar's onnx_path stays valid for automatic rebuilds.
-    # Shape flags describe a dynamic engine, so they make the exported ONNX dynamic too.
-    onnx_path = Path(args.output).with_suffix(".onnx")
-    dynamic = bool(args.dynamic or args.min_shape or args.opt_shape or args.max_shape)
-    export_onnx(args.checkpoint, onnx_path, input_hw or options.opt_shape, dynamic=dynamic, opset=args.opset,
-                uint8_input=args.uint8_input, simplify=not args.no_simplify)
+    onnx_path = Path(args.onnx) if args.onnx else Path(args.output).with_suffix(".onnx")
+    _check_outputs(args, intermediate_onnx=None if args.onnx else onnx_path)
+    try:  # before the intermediate ONNX is written: without TensorRT the build cannot happen here
+        import tensorrt  # noqa: F401
+    except ImportError as err:
+        raise UserError(f"building a TensorRT engine needs the tensorrt package (build on the target device): {err}; "
+                        "nothing was written") from None
+    if not args.onnx:
+        from disdepth_core.export.onnx_export import export_onnx
+
+        # Shape flags describe a dynamic engine, so they make the exported ONNX dynamic too.
+        dynamic = bool(args.dynamic or args.min_shape or args.opt_shape or args.max_shape)
+        export_onnx(args.checkpoint, onnx_path, input_hw or options.opt_shape, dynamic=dynamic, opset=args.opset,
+                    uint8_input=args.uint8_input, simplify=not args.no_simplify)
     build_engine(onnx_path, args.output, options)
     return 0
+
+
+def _check_outputs(args: argparse.Namespace, intermediate_onnx: Path | None) -> None:
+    """Every file this export writes is new and none is one of its inputs (issue 20), checked
+    before anything is exported: ``--output``, an engine's JSON sidecar, and the ONNX that
+    ``--format engine --checkpoint`` writes next to the engine."""
+    from disdepth_core.output_paths import OutputPathError, check_output_file
+    from disdepth_core.runtime.artifact import sidecar_path
+
+    inputs = [("--checkpoint", args.checkpoint), ("--onnx", args.onnx), ("--calib-cache", args.calib_cache),
+              ("--timing-cache", args.timing_cache)]
+    example = "model.onnx" if args.format == "onnx" else "model.engine"
+    output = check_output_file(args.output, "--output", inputs, example)
+    if args.format == "engine":
+        check_output_file(sidecar_path(output), "--output's sidecar", inputs, example)
+    if intermediate_onnx is not None:
+        if intermediate_onnx.exists():
+            raise OutputPathError(f"--format engine --checkpoint first writes the ONNX {intermediate_onnx}, which already "
+                                  f"exists and is never replaced; build from it with --onnx {intermediate_onnx}, or delete it")
+        check_output_file(intermediate_onnx, "the engine's ONNX", [*inputs, ("--output", args.output)], example)

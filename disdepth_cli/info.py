@@ -17,14 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_hw(text: str) -> tuple[int, int]:
     """Parse ``HxW`` (e.g. ``352x1216``) into two positive ints with a clear error."""
     from . import UserError
+    from .arg_types import parse_size
 
     try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"input size {text!r} is not of the form HxW, e.g. 480x640") from None
-    if height <= 0 or width <= 0:
-        raise UserError(f"input size {text!r} must be positive")
-    return height, width
+        return parse_size(text)
+    except ValueError as err:
+        raise UserError(f"input size {err}") from None
 
 
 def looks_like_path(text: str) -> bool:

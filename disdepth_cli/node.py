@@ -31,10 +31,12 @@ def ros_args(args: argparse.Namespace) -> list[str]:
     found = [str(path) for path in candidates if path.is_file()]
     if found:  # else: the node's built-in defaults, which the YAML file mirrors
         out += ["--params-file", found[0]]
-    if args.model:
-        out += ["-p", f"model_path:={args.model}"]
+    from disdepth_ros.ros_arguments import param_override
+
+    if args.model:  # quoted: rcl reads -p values as YAML (a path with ' #', ': ' or only digits)
+        out += ["-p", param_override("model_path", args.model)]
     if args.backend:
-        out += ["-p", f"backend:={args.backend}"]
+        out += ["-p", param_override("backend", args.backend)]
     return out + ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}",
                   "-r", f"image/compressed:={args.image}/compressed"]
 

@@ -110,38 +110,46 @@ def run(args: argparse.Namespace) -> int:
     from disdepth_core.pipeline import FramePipeline, PipelineConfig
     from disdepth_core.runtime import load_runtime
 
+    from .files import require_file
+    from .predict_outputs import check_predict_outputs, frame_names
+
     source = Path(args.input)
     if not source.exists():
         raise FileNotFoundError(f"input not found: {source}")
+    require_file(args.model, "model file")
     K = intrinsics_from_args(args)
     skipped: list[str] = []
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise UserError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {source}")
-        total = len(files)
+        total, names = len(files), frame_names(files)
+        shared = [f"{path.name} -> {name}_*" for path, name in zip(files, names) if name != path.stem]
+        if shared:
+            print(f"note: some images share a name, so their outputs are named apart: {', '.join(shared[:6])}"
+                  + (" ..." if len(shared) > 6 else ""))
 
         def folder_frames() -> Iterator[tuple[str, np.ndarray]]:
-            for path in files:
+            for path, name in zip(files, names):
                 rgb = read_rgb(path)
                 if rgb is None:
                     skipped.append(path.name)
                     continue
-                yield path.stem, rgb
+                yield name, rgb
 
         frames, show_bar = folder_frames(), True
     elif source.suffix.lower() in VIDEO_SUFFIXES:
+        names = None
         frames, total = video_frames(source, args.every)
         show_bar = True
     else:
         rgb = read_rgb(source)
         if rgb is None:
             raise UserError(f"cannot read {source} as an image (unsupported or corrupt file)")
+        names = [source.stem]
         frames, total, show_bar = iter([(source.stem, rgb)]), 1, False
 
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} is an existing file; give a folder")
+    out_dir = check_predict_outputs(args.out, source, names)  # before the model loads
     runtime = load_runtime(args.model, backend=args.backend, device=args.device)
     meta = runtime.metadata
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arg_types import non_negative_int, positive_float, positive_int
+from .arg_types import image_size, int_range, non_negative_int, positive_float, positive_int
+
+# NumPy seeds are 32-bit; a frame larger than 4K on a side would not fit in memory while rendering.
+SEED_MAX = 2**32 - 1
+MAX_SIDE = 4096
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=["nyu", "kitti", "both"], default="both", help="which scene kind(s) to render")
     parser.add_argument("--train", type=non_negative_int, default=200, help="training frames per dataset")
     parser.add_argument("--test", type=non_negative_int, default=50, help="test frames per dataset (with --bag: frames in the bag)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed -> byte-identical output")
-    parser.add_argument("--size", default=None, help="HxW override (default: 480x640 NYU, 375x1242 KITTI); focal scales with width")
+    parser.add_argument("--seed", type=int_range(0, SEED_MAX), default=0,
+                        help=f"same seed -> byte-identical output (0 to {SEED_MAX})")
+    parser.add_argument("--size", type=image_size(MAX_SIDE), default=None,
+                        help=f"HxW override, at most {MAX_SIDE} each (default: 480x640 NYU, 375x1242 KITTI); focal scales with width")
     parser.add_argument("--frames-per-scene", type=positive_int, default=10, help="frames rendered per room/drive")
     parser.add_argument("--camera-effects", action="store_true",
                         help="randomise exposure, white balance, blur and sensor noise per frame (better transfer to real cameras)")
@@ -46,12 +52,11 @@ def _layouts(value: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from disdepth_core.synthetic.dataset_writer import generate_dataset
 
-    from . import UserError
-    from .info import parse_hw
+    from disdepth_core.output_paths import check_output_folder
 
-    height = width = None
-    if args.size:
-        height, width = parse_hw(args.size)
+    from . import UserError
+
+    height, width = args.size or (None, None)
     if args.layouts != "rooms" and args.dataset != "nyu":
         raise UserError(f"--layouts {args.layouts} is for indoor scenes: use it with --dataset nyu (got --dataset {args.dataset})")
     if args.bag:
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.train == 0 and args.test == 0:
         raise UserError("nothing to generate: --train and --test are both 0")
     kinds = ["nyu", "kitti"] if args.dataset == "both" else [args.dataset]
+    check_output_folder(out, "--out", results=kinds, what="datasets")  # an earlier dataset is never replaced
     for kind in kinds:
         root = generate_dataset(args.out, kind, n_train=args.train, n_test=args.test, seed=args.seed, height=height,
                                 width=width, frames_per_scene=args.frames_per_scene, progress=not args.no_progress,
@@ -74,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _write_bag(args: argparse.Namespace, height, width) -> int:
     from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, DEPTH_TOPIC, IMAGE_TOPIC, INFO_TOPIC, write_synthetic_bag
+    from disdepth_core.output_paths import check_output_file
 
     from . import UserError
 
@@ -81,6 +88,7 @@ def _write_bag(args: argparse.Namespace, height, width) -> int:
         raise UserError("--out and --bag are exclusive: a run writes a dataset or a bag")
     if args.test == 0:
         raise UserError("--bag writes the test frames: give --test N with N >= 1")
+    check_output_file(args.bag, "--bag", is_folder=True)
     kind = "nyu" if args.dataset == "both" else args.dataset
     path = write_synthetic_bag(args.bag, kind, frames=args.test, seed=args.seed, height=height, width=width,
                                frames_per_scene=args.frames_per_scene, storage=args.storage, rate_hz=args.rate,

@@ -11,6 +11,8 @@ step:
 * scalars are type-checked against the field annotation: ``int`` (not bool, not 1.5), ``float``
   (ints and numeric text such as YAML 1.1's ``1e-4`` string accepted and converted), ``bool`` (only true/false), ``str``, ``X | None``, ``tuple[T, ...]``,
   ``list[T]`` and ``dict``; nested dataclass fields recurse;
+* numeric fields declared with :func:`disdepth_core.value_ranges.ranged` are range-checked
+  (``optim.batch_size must be an integer >= 1, got 0``; NaN and infinities are refused);
 * required fields (no default) missing from the mapping are errors naming their path;
 * a dataclass's own ``__post_init__`` still runs, so per-section validation stays with the section;
 * ``ignore_unknown=True`` is for records written by *newer* versions (artifact metadata read by
@@ -29,6 +31,8 @@ import math
 import types
 import typing
 from typing import Any, TypeVar
+
+from .value_ranges import declared_range, range_problem
 
 T = TypeVar("T")
 
@@ -70,6 +74,10 @@ def load_dataclass(cls: type[T], data: Any, where: str = "", ignore_unknown: boo
                 raise ConfigError(f"{path} is required but missing")
             continue
         kwargs[name] = convert_value(hints[name], data[name], path)
+        bounds = declared_range(fld)
+        problem = range_problem(path, kwargs[name], bounds) if bounds is not None else None
+        if problem:
+            raise ConfigError(problem)
     try:
         return cls(**kwargs)
     except ConfigError:
@@ -110,8 +118,10 @@ def convert_value(annotation: Any, value: Any, path: str) -> Any:
         raise ConfigError(f"{path} must be an integer, got {_describe(value)}")
     if annotation is float:
         number = _as_float(value)
-        if number is None or math.isnan(number):
+        if number is None:
             raise ConfigError(f"{path} must be a number, got {_describe(value)}")
+        if math.isnan(number):
+            raise ConfigError(f"{path} must be a finite number, got nan")
         return number
     if annotation is str:
         if isinstance(value, str):

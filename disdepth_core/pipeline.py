@@ -120,12 +120,17 @@ def camera_info_problem(info: Any) -> Optional[str]:
     valid intrinsics kept (a zero size cannot be scaled to the image; a bad K breaks the cloud).
     """
     try:
-        K = as_intrinsics(info.k)
-    except ValueError as err:
-        return str(err)
+        K = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
+    except (TypeError, ValueError) as err:
+        return f"K is not 9 numbers (row-major 3x3): {err}"
+    # One wording for every bad focal length (negative, zero, NaN, inf), as the node logs it.
     problem = intrinsics_problem(K)
     if problem:
         return problem
+    try:
+        as_intrinsics(K)  # the remaining entries (skew, last row) must be finite too
+    except ValueError as err:
+        return str(err)
     if int(info.height) <= 0 or int(info.width) <= 0:
         return f"zero size {info.width}x{info.height}"
     return None

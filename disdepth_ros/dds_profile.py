@@ -56,16 +56,46 @@ def large_data_env(environ: Mapping[str, str] = os.environ) -> tuple[dict[str, s
         return {}, f"DDS profile: not applied (RMW_IMPLEMENTATION={rmw} is not Fast DDS)"
     own = [name for name in PROFILE_VARS if environ.get(name)]
     if own:
+        problem = profile_problem(Path(environ[own[0]]).expanduser())
+        if problem:
+            return {}, (f"DDS profile: not applied: your {own[0]}={environ[own[0]]} {problem}; Fast DDS ignores it and "
+                        "runs with its defaults")
         return {}, f"DDS profile: using your {own[0]}={environ[own[0]]}"
     if switch:
         path: Optional[Path] = Path(switch).expanduser()
         if not path.is_file():
-            return {}, f"DDS profile: {SWITCH_VAR}={switch} does not exist; running with the DDS defaults"
+            return {}, f"DDS profile: not applied: {SWITCH_VAR}={switch} does not exist; running with the DDS defaults"
     else:
         path = next((p for p in profile_candidates() if p.is_file()), None)
         if path is None:
             return {}, f"DDS profile: {PROFILE_FILE} not found; running with the DDS defaults (large messages may be lost)"
+    problem = profile_problem(path)
+    if problem:  # Fast DDS would log a parse error and run with its defaults: say so, do not claim it applied
+        return {}, f"DDS profile: not applied: {path} {problem}; running with the DDS defaults (large messages may be lost)"
     return {profile_var(environ): str(path)}, f"DDS profile: {path} (shared memory sized for large messages)"
+
+
+# The root elements Fast DDS's XML parser accepts; any other root is "Not found root tag" there.
+FAST_DDS_ROOTS = ("dds", "profiles", "types", "log", "library_settings")
+
+
+def profile_problem(path: Path) -> Optional[str]:
+    """Why Fast DDS would not load the profile ``path`` (unreadable, not XML, a foreign root element), or None.
+
+    Fast DDS only logs ``XMLPARSER Error`` and goes on with its defaults, so the node checks the
+    file itself first and reports the truth instead of "applied"."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.parse(path).getroot()
+    except ElementTree.ParseError as err:
+        return f"is not valid XML ({err})"
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})"
+    tag = root.tag.rpartition("}")[2]  # without the namespace
+    if tag not in FAST_DDS_ROOTS:
+        return f"is not a Fast DDS profile (root element <{tag}>, expected <dds> or <profiles>)"
+    return None
 
 
 def apply_large_data_profile() -> str:

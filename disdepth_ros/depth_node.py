@@ -35,7 +35,7 @@ from disdepth_core.visualize import colorize_depth
 from . import messages
 from .diagnostics import OUTSIDE_INFERENCE, LatencyStats, RateMeter, build_report
 from .mailbox import LatestMailbox
-from .param_checks import check_params_file, depth_range_problems, unknown_parameter_problems
+from .param_checks import check_params_file, depth_range_problems, unknown_parameter_problems, wrong_type_reason
 from .parameters import PARAMETERS, SPECS, validate_all, validate_value
 
 
@@ -121,7 +121,7 @@ class DepthNode(Node):
             try:
                 values[spec.name] = self.declare_parameter(spec.name, spec.default, descriptor).value
             except Exception as err:  # rclpy: InvalidParameterTypeException etc.
-                raise ConfigError(f"parameter {spec.name}: expected a {spec.type_name} "
+                raise ConfigError(f"parameter {spec.name}: expected {spec.a_type} "
                                   f"(e.g. {spec.default!r}); {err}") from None
         return values
 
@@ -207,6 +207,14 @@ class DepthNode(Node):
             self.get_logger().warning(f"ignoring bad camera_info: {reason}", throttle_duration_sec=5.0)
         else:
             self.get_logger().warning(f"dropped bad image message: {reason}", throttle_duration_sec=2.0)
+
+    def set_parameters_atomically(self, parameter_list: list) -> SetParametersResult:
+        """What ``ros2 param set`` calls: rclpy's type refusal reworded to name both types (param_checks)."""
+        result = super().set_parameters_atomically(parameter_list)
+        if not result.successful and result.reason.startswith("Wrong parameter type"):
+            reasons = [reason for param in parameter_list if (reason := wrong_type_reason(param.name, param.value))]
+            result.reason = "; ".join(reasons) or result.reason
+        return result
 
     def _on_set_parameters(self, params: list) -> SetParametersResult:
         updates = {}

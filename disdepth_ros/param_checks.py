@@ -134,3 +134,33 @@ def check_params_file(path: str | Path, node_fqn: str = NODE_NAME) -> Optional[s
     """One line naming the file and every problem, or None when rcl and the node will accept it."""
     problems = params_file_problems(path, node_fqn)
     return f"params file {path}: " + "; ".join(problems) if problems else None
+
+
+def ros_type_name(value: object) -> str:
+    """The ROS parameter type of a Python value, in the words ``ros2 param`` uses."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "nothing (unset)"
+    return "array"
+
+
+def wrong_type_reason(name: str, value: object) -> Optional[str]:
+    """``min_depth must be a double, got int 5 (write 5.0: ROS does not turn an int into a double)``
+    when ``value`` has another ROS type than parameter ``name``; None when the type is right or the
+    name is not the node's.
+
+    rclpy's own refusal of a live change names the types by their enum numbers on Python 3.11
+    (``Wrong parameter type, expected '3' got '2'``); the node answers with this instead."""
+    spec = SPECS.get(name)
+    got = ros_type_name(value)
+    if spec is None or got == spec.type_name:
+        return None
+    hint = f" (write {float(value)!r}: ROS does not turn an int into a double)" if (spec.type_name, got) == ("double", "int") else ""
+    return f"{name} must be {spec.a_type}, got {got} {value!r}{hint}"

@@ -37,6 +37,11 @@ class ParamSpec:
     def type_name(self) -> str:
         return {bool: "bool", int: "int", float: "double", str: "string"}[type(self.default)]
 
+    @property
+    def a_type(self) -> str:
+        """``an int``, ``a double``: the type with its article, for messages."""
+        return ("an " if self.type_name[0] in "aeiou" else "a ") + self.type_name
+
 
 def _device_ok(value: str) -> Optional[str]:
     if value in DEVICE_CHOICES or value.startswith("cuda:"):
@@ -114,7 +119,7 @@ def validate_value(name: str, value: Any) -> Optional[str]:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if type(value) is not expected:
-        return f"{name} must be a {spec.type_name}, got {type(value).__name__} {value!r}"
+        return f"{name} must be {spec.a_type}, got {type(value).__name__} {value!r}"
     if expected is float and not math.isfinite(value):
         return f"{name} must be finite, got {value}"
     if spec.choices and value not in spec.choices:

@@ -88,10 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate with parsed options; user errors raise (``--device`` is checked before any work)."""
+    if args.save_json:  # before any work: a bad path must not cost an evaluation
+        from disdepth_core.output_paths import check_output_file
+
+        check_output_file(args.save_json, "--save-json", [("--checkpoint", args.checkpoint)], "ghost.json")
     device = resolve_device(args.device)
     results = evaluate_ghost_teacher(args.checkpoint, args.overrides, args.max_images, device, not args.no_progress)
     print(format_table(results))
     if args.save_json:
+        Path(args.save_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.save_json).write_text(json.dumps(results, indent=1))
     return 0
 

@@ -31,61 +31,87 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Release with parsed options; user errors raise :class:`UserError` (exit status 2)."""
-    for option, value, example in (("--output", args.output, "model.pt"), ("--write-config", args.write_config, "config.yaml")):
-        problem = _output_problem(option, value, example)
-        if problem:  # before torch loads or the checkpoint is read
-            raise UserError(problem)
+    """Release with parsed options; user errors raise :class:`UserError` (exit status 2).
 
-    from disdepth_core.models.checkpoint import load_model, read_checkpoint, save_checkpoint
+    Everything checkable is checked before anything is written (issue 20): the outputs against
+    the checkpoint and each other, their folders, and whether the checkpoint records the training
+    config ``--write-config`` asks for; the two files are then written together.
+    """
+    from disdepth_core.output_paths import check_output_file
+
+    output = check_output_file(args.output, "--output", [("--checkpoint", args.checkpoint)], "model.pt", create_parents=False)
+    config_path = None
+    if args.write_config:
+        config_path = check_output_file(args.write_config, "--write-config", [("--checkpoint", args.checkpoint),
+                                                                             ("--output", args.output)],
+                                        "config.yaml", create_parents=False)
+
+    from disdepth_core.models.checkpoint import load_model, read_checkpoint
     from disdepth_core.models.model_config import ModelConfig
 
     payload = read_checkpoint(args.checkpoint)
+    training_state = payload.get("training_state") or {}
+    train_config = training_state.get("train_config")
+    if config_path is not None and not train_config:
+        raise UserError(f"{args.checkpoint} records no training config (not a training checkpoint); leave out --write-config")
     model, _ = load_model(args.checkpoint)
     meta = dict(payload.get("meta") or {})
     meta["released_from"] = Path(args.checkpoint).name
-    training_state = payload.get("training_state") or {}
-    distill = (training_state.get("train_config") or {}).get("distill") or {}
+    distill = (train_config or {}).get("distill") or {}
     dropped = sorted(training_state.get("parts") or {})
     if distill.get("enabled"):
         meta["distillation"] = {key: distill.get(key) for key in ("method", "teacher_backbone", "kd_weight", "kd_start_epoch")}
         meta["distillation"]["teacher_checkpoint"] = Path(str(distill.get("teacher_checkpoint", ""))).name
-    save_checkpoint(args.output, model, ModelConfig.from_dict(payload["model_config"]), meta, half=args.half)
-    if args.write_config:
-        import yaml
-
-        train_config = (payload.get("training_state") or {}).get("train_config")
-        if not train_config:
-            raise UserError(f"{args.checkpoint} records no training config (not a training checkpoint)")
-        Path(args.write_config).write_text(yaml.safe_dump(train_config, sort_keys=False))
-        print(f"wrote {args.write_config}")
-    size_mb = Path(args.output).stat().st_size / 1e6
+    _write_release(output, config_path, model, ModelConfig.from_dict(payload["model_config"]), meta, train_config, args.half)
+    if config_path is not None:
+        print(f"wrote {config_path}")
+    size_mb = output.stat().st_size / 1e6
     params_m = sum(p.numel() for p in model.parameters()) / 1e6
     note = f"; dropped training-only parts: {', '.join(dropped)}" if dropped else ""
-    print(f"wrote {args.output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, "
+    print(f"wrote {output} ({size_mb:.1f} MB, {'float16' if args.half else 'float32'} weights, "
           f"{params_m:.2f} M student parameters{note})")
     return 0
+
+
+def _write_release(output: Path, config_path: Path | None, model, model_config, meta: dict, train_config, half: bool) -> None:
+    """The release file and (optionally) its training config, both or neither: the config goes to a
+    temp file first and is renamed into place only after the release file is written. A failed
+    write (permissions, a full disk) is one line naming the folder and the reason."""
+    import os
+    import tempfile
+
+    import yaml
+
+    from disdepth_core.models.checkpoint import save_checkpoint, write_stopped_error
+    from disdepth_core.output_paths import write_failure
+
+    staged = None
+    try:
+        if config_path is not None:
+            try:
+                fd, staged = tempfile.mkstemp(prefix=f".{config_path.name}.", suffix=".tmp", dir=config_path.parent)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(yaml.safe_dump(train_config, sort_keys=False))
+            except OSError as err:
+                raise UserError(write_failure("--write-config", config_path, err) + "; nothing was written") from None
+        try:
+            save_checkpoint(output, model, model_config, meta, half=half)
+        except (OSError, RuntimeError) as err:
+            failure = write_stopped_error(err, output.parent)  # torch's "unexpected pos": a full disk
+            if not isinstance(failure, OSError):
+                raise
+            raise UserError(write_failure("--output", output, failure) + "; nothing was written") from None
+        if staged is not None:
+            os.replace(staged, config_path)
+            staged = None
+    finally:
+        if staged is not None:
+            Path(staged).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     return run_entry_point(lambda: run(build_parser().parse_args(argv)), debug=debug_requested(argv))
-
-
-def _output_problem(option: str, value: str | None, example: str) -> str | None:
-    """Why ``value`` cannot be written as given (a folder, or a missing parent folder); None if it can.
-    Missing folders are not created: a typo in the path should not quietly become a new folder."""
-    if value is None:
-        return None
-    path = Path(value)
-    if path.is_dir():
-        return f"{option} {path} is a folder; give the file to write, e.g. {path / example}"
-    parent = path.parent
-    if not parent.exists():
-        return f"{option} folder {parent} does not exist; create it first (mkdir -p {parent})"
-    if not parent.is_dir():
-        return f"{option} folder {parent} is not a folder"
-    return None
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from disdepth_core.entry_point import EXIT_INTERRUPTED, debug_requested, run_entry_point
 
+from .run_folder import refuse_to_replace_a_run
 from .train_config import load_train_config
 
 
@@ -35,9 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Train with parsed options; user errors raise (the caller maps them to exit statuses)."""
     overrides = list(args.overrides) + ([f"log.out_dir={args.out_dir}"] if args.out_dir else [])
-    from .distributed import barrier, cleanup
-    from .trainer import Trainer
-
     try:
         cfg = load_train_config(args.config, overrides)
         resume = args.resume
@@ -46,10 +44,15 @@ def run(args: argparse.Namespace) -> int:
             resume = str(candidate) if candidate.is_file() else None
             if resume is None:
                 print(f"[train] --resume: no {candidate} yet, starting fresh", file=sys.stderr)
+        refuse_to_replace_a_run(Path(cfg.log.out_dir), resume)
+        from .trainer import Trainer  # torch: after the checks above
+
         trainer = Trainer(cfg, resume=resume, device=args.device, progress=not args.no_progress)
     except KeyboardInterrupt:
         print("interrupted before training started", file=sys.stderr)
         return EXIT_INTERRUPTED
+    from .distributed import barrier, cleanup
+
     try:
         trainer.train()
         # Finish together: a rank that destroys its gloo group while a peer is still inside a

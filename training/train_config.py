@@ -18,42 +18,46 @@ import yaml
 from disdepth_core.config_parsing import ConfigError, dataclass_to_dict, load_dataclass
 from disdepth_core.data.dataset_config import DatasetConfig
 from disdepth_core.models.model_config import ModelConfig
+from disdepth_core.value_ranges import ranged
+
+# NumPy's seeds are 32-bit: a larger or negative seed fails deep inside the data pipeline.
+SEED_MAX = 2**32 - 1
 
 
 @dataclass
 class OptimConfig:
     """Paper defaults (section 4): Adam, batch 8, 25 epochs, lr decayed linearly per iteration."""
 
-    lr: float = 1e-4
-    end_lr_ratio: float = 0.01
-    weight_decay: float = 1e-2
-    batch_size: int = 8
-    epochs: int = 25
-    grad_clip: float = 0.0
+    lr: float = ranged(1e-4, gt=0)
+    end_lr_ratio: float = ranged(0.01, ge=0, le=1)
+    weight_decay: float = ranged(1e-2, ge=0)
+    batch_size: int = ranged(8, ge=1)
+    epochs: int = ranged(25, ge=1)
+    grad_clip: float = ranged(0.0, ge=0)  # 0 = no clipping
     amp: bool = False
-    num_workers: int = 2
+    num_workers: int = ranged(2, ge=0)
     # Limit iterations per epoch (0 = full epoch); for smoke tests and quick experiments.
-    max_iters_per_epoch: int = 0
+    max_iters_per_epoch: int = ranged(0, ge=0)
 
 
 @dataclass
 class LossConfig:
     """SILog task loss (lambda 0.85, alpha 10) and AdaBins' optional chamfer bins loss."""
 
-    silog_variance_focus: float = 0.85
-    silog_scale: float = 10.0
-    bins_weight: float = 0.0
+    silog_variance_focus: float = ranged(0.85, ge=0, le=1)
+    silog_scale: float = ranged(10.0, gt=0)
+    bins_weight: float = ranged(0.0, ge=0)
 
 
 @dataclass
 class LogConfig:
     out_dir: str = "runs/default"
-    log_every: int = 20
-    image_every: int = 200
-    val_every: int = 1
+    log_every: int = ranged(20, ge=1)
+    image_every: int = ranged(200, ge=0)  # 0 = no images
+    val_every: int = ranged(1, ge=0)  # 0 = no validation
     val_flip_tta: bool = False
     # Evaluate on at most this many test images during training (0 = all).
-    val_max_images: int = 0
+    val_max_images: int = ranged(0, ge=0)
     tensorboard: bool = True
 
 
@@ -71,9 +75,9 @@ class DistillConfig:
     method: str = "disdepth"
     # A teacher checkpoint written by this trainer (same safe format as student checkpoints).
     teacher_checkpoint: str = ""
-    kd_weight: float = 0.05
+    kd_weight: float = ranged(0.05, ge=0)
     # First epoch (0-based) at which the KD loss is active.
-    kd_start_epoch: int = 7
+    kd_start_epoch: int = ranged(7, ge=0)
     # Expected teacher architecture (e.g. swin_large_patch4_window12_384); checked against the
     # checkpoint so a Table 3 config cannot silently distil from the wrong teacher. Empty: any.
     teacher_backbone: str = ""
@@ -82,7 +86,7 @@ class DistillConfig:
 @dataclass
 class TrainConfig:
     name: str = "default"
-    seed: int = 0
+    seed: int = ranged(0, ge=0, le=SEED_MAX)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DatasetConfig | None = None
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -170,7 +174,8 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> T
         return train_config_from_dict(apply_overrides(read_config_mapping(path), overrides))
     except ConfigError as err:
         # Point at the --set that caused it, so the user knows which of file/flag to fix.
-        culprit = next((item for item in reversed(overrides) if str(err).startswith(item.partition("=")[0].strip() + " ")), None)
+        culprit = next((item for item in reversed(overrides)
+                        if str(err).startswith(tuple(item.partition("=")[0].strip() + end for end in (" ", "[")))), None)
         if culprit is None:
             raise
         raise ConfigError(f"{err} (from --set {culprit})") from None

@@ -40,7 +40,7 @@ from tqdm import tqdm
 from disdepth_core.data.depth_dataset import build_dataset
 from disdepth_core.entry_point import UserError
 from disdepth_core.errors_text import last_line
-from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint
+from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint, write_stopped_error
 from disdepth_core.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 from disdepth_core.visualize import colorize_depth
 
@@ -49,10 +49,11 @@ from .distributed import DistInfo, all_reduce_sum, init_distributed
 from .validation import evaluate_model
 from .loss_terms import LossTerm
 from .modules import STUDENT, TrainingModule, build_training_module
+from .run_folder import RUN_CHECKPOINTS
 from .sampler import ResumableEpochSampler
 
 MAX_CONSECUTIVE_BAD_STEPS = 20
-CHECKPOINT_NAMES = ("last.pt", "best.pt")
+CHECKPOINT_NAMES = RUN_CHECKPOINTS  # one list: the train command checks them before torch loads
 
 
 class TrainingError(UserError):
@@ -394,7 +395,10 @@ class Trainer:
                     save_checkpoint(self.out_dir / "best.pt", self.model, self.cfg.model, meta)
                 save_checkpoint(self.out_dir / "last.pt", self.model, self.cfg.model, meta,
                                 training_state=self.training_state(metrics, epoch_complete, rng))
-            except OSError as err:
+            except (OSError, RuntimeError) as raised:
+                err = write_stopped_error(raised, self.out_dir)  # torch's "unexpected pos": a full disk
+                if not isinstance(err, OSError):
+                    raise
                 failure = (f"cannot write a checkpoint in {self.out_dir}: {err.strerror or err}; "
                            f"the previous checkpoint there is intact (free space or change log.out_dir, then --resume)")
         failed = torch.tensor([float(bool(failure))], device=self.dist.device)

@@ -89,6 +89,8 @@ class BagEvalResult:
     written: int = 0  # frames whose /depth/image --write-bag wrote
     written_with_camera: int = 0  # ... and also /depth/camera_info and /depth/points (a valid camera_info was known)
     rejected_info: Counter = field(default_factory=Counter)  # camera_info messages not used, by reason
+    without_camera: int = 0  # evaluated frames with no valid camera_info before them (no focal rescale, no cloud)
+    gt_without_valid_pixels: int = 0  # paired ground truth with no pixel the protocol scores (all NaN/inf/0/out of range)
 
 
 def _depth_stats(depth: np.ndarray) -> tuple[float, float]:
@@ -128,6 +130,8 @@ def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], opti
         result = BagEvalResult(str(bag_path), bag.storage, options, protocol,
                                [ModelResult(label, predictor, protocol.accumulator()) for label, predictor in models])
         total = bag.counts.get(options.image_topic, 0)
+        if total == 0:  # before any output is opened: an empty report would look like a result
+            raise BagError(f"nothing to evaluate: image topic {options.image_topic} of bag {bag_path} holds no message")
         if options.max_frames:
             total = min(total, options.max_frames)
         sample_at = set(np.linspace(0, max(total - 1, 0), num=min(options.samples, total)).round().astype(int).tolist()) if total else set()
@@ -250,8 +254,9 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
     if result.options.depth_topic and gt is None:
         result.without_gt += 1
     K, K_size = _camera(frame.camera_info)
+    result.without_camera += int(K is None)
     row = {"index": frame.index, "stamp_ns": frame.stamp_ns, "gt_dt_ms": None if frame.depth_dt_ns is None else frame.depth_dt_ns / 1e6,
-           "decode_ms": decoded.decode_s * 1e3, "has_gt": gt is not None}
+           "decode_ms": decoded.decode_s * 1e3, "has_gt": False}
     results = []
     for model in result.models:
         t1 = time.perf_counter()
@@ -271,6 +276,10 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
         model.valid_fraction.append(fraction)
         results.append(predicted)
     preds = [r.depth for r in results]
+    # Ground truth counts once the protocol scored it: one without a valid pixel (all NaN, inf, 0
+    # or outside the range) is "no valid ground truth", not a frame with ground truth.
+    row["has_gt"] = result.models[0].metrics[-1] is not None
+    result.gt_without_valid_pixels += int(gt is not None and not row["has_gt"])
     result.frames.append(row)
     if keep_sample:
         result.samples.append(_sample(rgb, gt, preds, frame))
@@ -327,9 +336,27 @@ def _add_warnings(result: BagEvalResult) -> None:
     elif result.without_gt:
         result.warnings.append(f"{result.without_gt} of {evaluated} images had no ground truth within --max-dt "
                                f"{result.options.max_dt:g} s (latency and depth statistics only)")
+    if result.gt_without_valid_pixels:
+        protocol = result.protocol
+        where = (f"no pixel inside the evaluation range {protocol.min_depth:g}..{protocol.max_depth:g} m "
+                 "(every value non-finite, 0 or out of range)")
+        if result.gt_without_valid_pixels == evaluated:
+            result.warnings.append(f"no frame had valid ground truth: all {evaluated} ground-truth images on "
+                                   f"{result.options.depth_topic} have {where}; no accuracy metrics")
+        else:
+            result.warnings.append(f"{result.gt_without_valid_pixels} of {evaluated} ground-truth images on "
+                                   f"{result.options.depth_topic} have {where} and were not scored")
     for reason, count in result.rejected_info.most_common():
         result.warnings.append(f"ignored {count} camera_info message(s) on {result.options.info_topic}: {reason} "
-                               "(the last valid intrinsics were used, as the node does)")
+                               "(rejected as the node does: the last valid camera_info, if any, stays in use)")
+    if result.options.info_topic and result.without_camera:
+        consequences = []
+        if any(model.predictor.config.focal_rescale for model in result.models):
+            consequences.append("--focal-rescale left their depth unscaled")
+        if result.options.write_bag:
+            consequences.append("--write-bag wrote no /depth/camera_info or /depth/points for them")
+        result.warnings.append(f"{result.without_camera} of {evaluated} frames had no valid camera_info on "
+                               f"{result.options.info_topic} before them" + (": " + "; ".join(consequences) if consequences else ""))
     for reason, count in result.skipped.most_common():
         result.warnings.append(f"skipped {count} frame(s): {reason}")
     if result.read_error:

@@ -45,6 +45,9 @@ def play_bag(path: str | Path, rate: float = 1.0, loop: bool = False, topics: Op
         for topic in wanted:
             if topic not in bag.topics:
                 raise BagError(f"topic {topic!r} is not in bag {path}; its topics: {bag.describe_topics()}")
+        if not any(bag.counts.get(topic, 0) for topic in wanted):  # --loop would spin on an empty pass forever
+            raise BagError(f"nothing to play: {'topic' if len(wanted) == 1 else 'topics'} {', '.join(wanted)} of bag {path} "
+                           "hold no message")
         classes = {topic: message_class(bag.topics[topic], topic) for topic in wanted}
         context = rclpy.Context()
         rclpy.init(context=context, domain_id=domain_id)
@@ -73,7 +76,7 @@ def play_bag(path: str | Path, rate: float = 1.0, loop: bool = False, topics: Op
                     if on_message is not None:
                         on_message(message.topic, message.log_time_ns)
                 loops += 1
-                if not loop or (max_loops and loops >= max_loops):
+                if not loop or (max_loops and loops >= max_loops) or first_log is None:  # an empty pass: stop
                     break
             node.destroy_node()
         finally:

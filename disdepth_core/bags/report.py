@@ -72,6 +72,8 @@ def _metrics_table(data: dict[str, Any]) -> str:
     models = data["models"]
     names = [n for n in METRIC_NAMES if any(n in m["metrics"] for m in models)]
     if not names:
+        if data["topics"]["depth"]:
+            return '<p class="meta">No frame had valid ground truth (see the warnings above): no accuracy metrics.</p>'
         return '<p class="meta">No ground truth: accuracy metrics need --depth-topic.</p>'
     best = {}
     for name in names:

@@ -23,7 +23,8 @@ def summary(result: BagEvalResult) -> dict[str, Any]:
     models = []
     for model in result.models:
         medians = np.asarray([m for m in model.median_depth if np.isfinite(m)])
-        overall = model.accumulator.compute() if result.options.depth_topic else {}
+        # Metrics only when some frame was scored: no NaN placeholders in metrics.json.
+        overall = model.accumulator.compute() if result.options.depth_topic and model.accumulator.n_images else {}
         models.append({"label": model.label, **model.predictor.describe(), "metrics": overall,
                        "latency_ms": latency(model.latency_ms), "inference_ms": latency(model.inference_ms),
                        "depth_stats": {"median_of_frame_medians_m": float(np.median(medians)) if medians.size else None,
@@ -40,7 +41,10 @@ def summary(result: BagEvalResult) -> dict[str, Any]:
         "frame_count": len(result.frames),
         "frames": {"images_read": result.images_read, "evaluated": len(result.frames),
                    "with_ground_truth": sum(1 for f in result.frames if f["has_gt"]), "without_ground_truth": result.without_gt,
+                   "ground_truth_without_valid_pixels": result.gt_without_valid_pixels,
                    "skipped": sum(result.skipped.values()), "skipped_reasons": dict(result.skipped)},
+        "camera_info": {"rejected": dict(result.rejected_info), "frames_without_valid": result.without_camera}
+        if options.info_topic else None,
         "models": models,
         "metrics": models[0]["metrics"],
         "stage_seconds": {k: round(v, 4) for k, v in result.stage_s.items()}, "wall_seconds": round(result.wall_s, 3),

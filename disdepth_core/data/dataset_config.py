@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from disdepth_core.config_parsing import dataclass_to_dict
+from disdepth_core.value_ranges import ranged
 
 # Per-dataset defaults (the BTS / AdaBins / NeWCRFs conventions the paper's numbers use).
 # Folder datasets default to millimetre PNGs (depth_scale 1000) and an indoor range.
@@ -72,21 +73,21 @@ class DatasetConfig:
     test_split: str = ""
     test_data_root: str = ""
     test_gt_root: str = ""
-    train_height: int = 0
-    train_width: int = 0
-    eval_height: int = 0
-    eval_width: int = 0
-    min_depth: float = 1e-3
-    max_depth: float | None = None
-    depth_scale: float | None = None
+    train_height: int = ranged(0, ge=0)
+    train_width: int = ranged(0, ge=0)
+    eval_height: int = ranged(0, ge=0)
+    eval_width: int = ranged(0, ge=0)
+    min_depth: float = ranged(1e-3, gt=0)
+    max_depth: float | None = ranged(None, gt=0)
+    depth_scale: float | None = ranged(None, gt=0)
     kb_crop: bool = True
     eval_crop: str | None = _AUTO
-    rotate_degree: float | None = None
+    rotate_degree: float | None = ranged(None, ge=0, le=180)
     do_flip: bool = True
     color_aug: bool = True
     do_random_rotate: bool = True
-    focal: float = 0.0
-    resize_scale: float = 1.0
+    focal: float = ranged(0.0, ge=0)
+    resize_scale: float = ranged(1.0, gt=0)
 
     def __post_init__(self) -> None:
         if self.name not in DATASET_DEFAULTS:

@@ -12,6 +12,7 @@ previous checkpoint.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -45,7 +46,10 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            try:
+                torch.save(obj, handle)
+            except RuntimeError as err:
+                raise write_stopped_error(err, path.parent) from err
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; use normal file permissions
@@ -55,6 +59,26 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+# What torch's zip writer says when the bytes did not reach the file (a full disk, a quota, a
+# network mount that went away): ``[enforce fail at inline_container.cc:672] . unexpected pos``.
+_WRITER_FAILURES = ("unexpected pos", "inline_container", "PytorchStreamWriter")
+
+
+def write_stopped_error(err: BaseException, folder: Path) -> BaseException:
+    """A failed checkpoint write as an OSError (so callers report it as one line, exit 2): an
+    OSError as it is, torch's writer failure with its likely cause; anything else (a bug) is
+    returned unchanged."""
+    text = str(err)
+    if isinstance(err, OSError) or not isinstance(err, RuntimeError) or not any(m in text for m in _WRITER_FAILURES):
+        return err
+    try:
+        free = os.statvfs(folder)
+        room = f"{free.f_bavail * free.f_frsize / 1e6:.1f} MB free there now"
+    except OSError:
+        room = "free space unknown"
+    return OSError(errno.ENOSPC, f"the write stopped early, usually a full disk ({room}; torch: {typed_first_line(err)})")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -101,8 +125,12 @@ def save_checkpoint(
                   "model_config": json.dumps(config.to_dict()), "meta": json.dumps(meta)}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=header)
-        os.replace(tmp, path)
+        try:
+            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=header)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind, the previous file is intact
+            raise
         return
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
@@ -119,6 +147,8 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint into a dict with keys model_config, meta, state_dict (+ training_state)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the file itself")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from disdepth_core.config_parsing import dataclass_to_dict, load_dataclass
+from disdepth_core.value_ranges import ranged
 
 
 @dataclass
@@ -21,11 +22,11 @@ class LGConvConfig:
     kept small so that inserting the branch into a pretrained backbone barely changes it.
     """
 
-    num_heads: int = 8
-    hidden_ratio: float = 1.0
-    bn_init_scale: float = 1e-3
+    num_heads: int = ranged(8, ge=1)
+    hidden_ratio: float = ranged(1.0, gt=0)
+    bn_init_scale: float = ranged(1e-3, ge=0)
     # Which backbone stages (timm ``feature_info`` indices, 0 = stride 2) receive LG-Conv.
-    stages: tuple[int, ...] = (0, 1, 2, 3, 4)
+    stages: tuple[int, ...] = ranged((0, 1, 2, 3, 4), ge=0, le=4)
 
 
 @dataclass
@@ -36,20 +37,20 @@ class DecoderConfig:
     up-blocks then use F/2, F/4, F/8 and F/16 channels (never below ``min_channels``).
     """
 
-    width_ratio: float = 1.0
-    min_channels: int = 16
-    leaky_slope: float = 0.2
+    width_ratio: float = ranged(1.0, gt=0)
+    min_channels: int = ranged(16, ge=1)
+    leaky_slope: float = ranged(0.2, ge=0, lt=1)
 
 
 @dataclass
 class BinsHeadConfig:
     """AdaBins-style heads: adaptive bin centres (per image) and per-pixel bin probabilities."""
 
-    n_bins: int = 256
-    min_depth: float = 1e-3
-    max_depth: float = 80.0
-    mlp_hidden: int = 256
-    width_floor: float = 0.1
+    n_bins: int = ranged(256, ge=2)
+    min_depth: float = ranged(1e-3, gt=0)
+    max_depth: float = ranged(80.0, gt=0)
+    mlp_hidden: int = ranged(256, ge=1)
+    width_floor: float = ranged(0.1, ge=0)
 
 
 @dataclass

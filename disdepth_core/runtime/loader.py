@@ -40,6 +40,8 @@ def missing_model_error(path: str | Path, backend: str, options: dict[str, Any])
     path = Path(path)
     if path.is_file():
         return None
+    if path.is_dir():  # the words every command uses for a folder given as a file
+        return f"model file {path} is a folder; give the file itself"
     onnx_path = options.get("onnx_path")
     try:
         name = backend_for_path(path) if backend == "auto" else backend

@@ -20,6 +20,10 @@ from typing import Any, Optional
 import numpy as np
 
 from disdepth_core.geometry import write_ply
+from disdepth_core.output_paths import check_output_folder, paths_beside_earlier_run
+
+# The files the demo writes into its --out folder.
+NODE_DEMO_OUTPUTS = ("node_demo.png", "node_demo.ply", "node_demo.json")
 
 
 def _model_range(model_path: str) -> tuple[float, float]:
@@ -47,6 +51,9 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
     from .node_process import NodeProcess, unique_domain_id
 
     say = print if verbose else (lambda *a, **k: None)
+    # Before the node starts: --out must be a folder it can write; an earlier demo's files are kept.
+    out_dir = check_output_folder(out_dir, "--out", [("--model", model_path)])
+    paths, note = paths_beside_earlier_run(out_dir, NODE_DEMO_OUTPUTS)
     if not model_path:
         from disdepth_core.bundled_models import DEMO_MODEL_FILE, find_demo_dir
 
@@ -92,16 +99,18 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
     metrics = {k: float(np.mean([m[k] for m in per_image])) for k in per_image[0]} if per_image else {}
     diag = client.diagnostics()
 
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if note:
+        say(note)
+    png, ply = paths["node_demo.png"], paths["node_demo.ply"]
     last = depth_msgs[-1][1]
     frame = stream[sent[(last.header.stamp.sec, last.header.stamp.nanosec)]]
     panel = comparison_panel(frame.rgb, image_to_depth(last), frame.depth, min_depth, max_depth)
-    cv2.imwrite(str(out_dir / "node_demo.png"), panel[..., ::-1])
+    cv2.imwrite(str(png), panel[..., ::-1])
     n_points = 0
     if client.received["points"]:
         xyz, rgb = cloud_to_arrays(client.received["points"][-1][1])
-        n_points = write_ply(out_dir / "node_demo.ply", xyz, rgb if rgb is not None else np.full(xyz.shape, 200, np.uint8))
+        n_points = write_ply(ply, xyz, rgb if rgb is not None else np.full(xyz.shape, 200, np.uint8))
 
     say(f"\nreceived {len(depth_msgs)}/{len(sent)} depth images (the node drops frames it cannot keep up with), "
         f"{len(client.received['points'])} clouds; node exit code {code}")
@@ -115,13 +124,13 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
     if metrics:
         say(f"accuracy vs synthetic ground truth ({len(per_image)} frames, depth range {min_depth:g}..{max_depth:g} m):")
         say(format_metrics_table(metrics))
-    say(f"wrote {out_dir / 'node_demo.png'} (RGB | depth | GT | error) and {out_dir / 'node_demo.ply'} ({n_points} points)")
+    say(f"wrote {png} (RGB | depth | GT | error) and {ply} ({n_points} points)")
     result = {"model": model_path, "sent": len(sent), "received": len(depth_msgs), "clouds": len(client.received["points"]),
               "latency_ms": {"p50": float(np.percentile(latency, 50)), "p95": float(np.percentile(latency, 95)),
                              "max": float(latency.max())},
               "diagnostics": diag, "metrics": metrics, "node_exit_code": code,
-              "png": str(out_dir / "node_demo.png"), "ply": str(out_dir / "node_demo.ply"), "ply_points": n_points}
-    (out_dir / "node_demo.json").write_text(json.dumps(result, indent=2))
+              "png": str(png), "ply": str(ply), "ply_points": n_points}
+    paths["node_demo.json"].write_text(json.dumps(result, indent=2))
     return result
 
 

@@ -15,6 +15,8 @@ import sys
 import tempfile
 from typing import Any, Optional
 
+from ..ros_arguments import param_override
+
 LOCALHOST_ENV = {"ROS_LOCALHOST_ONLY": "1", "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
 
 
@@ -30,11 +32,6 @@ def ros_env(domain_id: int, extra: Optional[dict[str, str]] = None) -> dict[str,
     return env
 
 
-def _param_arg(name: str, value: Any) -> str:
-    text = str(value).lower() if isinstance(value, bool) else repr(value) if isinstance(value, float) else str(value)
-    return f"{name}:={text}"
-
-
 class NodeProcess:
     """``python -m disdepth_ros.depth_node`` with ``-p`` parameters and ``-r`` remappings."""
 
@@ -44,7 +41,7 @@ class NodeProcess:
         if params_file:
             cmd += ["--params-file", params_file]
         for name, value in (params or {}).items():
-            cmd += ["-p", _param_arg(name, value)]
+            cmd += ["-p", param_override(name, value)]  # quoted: any path or string arrives intact
         for src, dst in (remap or {}).items():
             cmd += ["-r", f"{src}:={dst}"]
         self.cmd = cmd

@@ -74,6 +74,10 @@ def test_truncated_corrupt_or_missing_bag(synthetic_bag, tiny_checkpoint, tmp_pa
 def test_existing_output_bag_is_refused(synthetic_bag, tiny_checkpoint, tmp_path, capsys):
     assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path / "out", "--image-topic", COMPRESSED_TOPIC,
                     "--write-bag", str(synthetic_bag)) == 2
+    assert "is the same file as the input bag" in error_line(capsys)  # issue 20: an input is named as such
+    (tmp_path / "earlier").mkdir()
+    assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path / "out", "--image-topic", COMPRESSED_TOPIC,
+                    "--write-bag", str(tmp_path / "earlier")) == 2
     assert "already exists; choose a new path or delete it" in error_line(capsys)
 
 

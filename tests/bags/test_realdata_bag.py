@@ -23,7 +23,7 @@ def test_real_frames_bag_eval(tiny_checkpoint, tmp_path):
                  "--camera-info-topic", INFO_TOPIC, "--out", str(out), "--no-progress", "--samples", "3"]) == 0
     report = json.loads((out / "metrics.json").read_text())
     assert report["frames"] == {"images_read": 3, "evaluated": 3, "with_ground_truth": 3, "without_ground_truth": 0,
-                                "skipped": 0, "skipped_reasons": {}}
+                                "ground_truth_without_valid_pixels": 0, "skipped": 0, "skipped_reasons": {}}
     metrics = report["metrics"]
     assert metrics["n_images"] == 3 and all(np.isfinite(metrics[k]) for k in ("abs_rel", "rmse", "d1"))
     assert (out / "report.html").stat().st_size > 10_000

@@ -81,6 +81,27 @@ CASES = [
     Case("node-params-malformed", ["node", "--params", "{tmp}/params_malformed.yaml"], "malformed YAML at line 4, column 1"),
     Case("node-missing-model", ["node", "--model", "{tmp}/missing.pt"], "model file not found"),
     Case("node-empty-model", ["node", "--model", "{tmp}/empty.pt"], "is empty (0 bytes)"),
+    # issue 20, cause 6: messages that misled
+    Case("synth-seed-negative", ["synth", "--out", "{tmp}/s", "--seed", "-1"],
+         "argument --seed: -1 is out of range: expected an integer from 0 to 4294967295"),
+    Case("synth-seed-too-large", ["synth", "--bag", "{tmp}/b", "--seed", "4294967296"], "argument --seed: 4294967296 is out of range"),
+    Case("synth-size-huge", ["synth", "--out", "{tmp}/s", "--size", "100000x100000"],
+         "argument --size: '100000x100000' is out of range: height and width must be at most 4096 pixels"),
+    Case("synth-size-one-side-huge", ["synth", "--bag", "{tmp}/b", "--size", "64x50000"], "argument --size: '64x50000' is out of range"),
+    Case("demo-offline-out-file", ["demo", "--offline", "--out", "{tmp}/existing.txt"], "--out {tmp}/existing.txt is an existing file"),
+    Case("demo-offline-data-file", ["demo", "--offline", "--data", "{tmp}/existing.txt", "--out", "{tmp}/demo_out"],
+         "--data {tmp}/existing.txt is an existing file"),
+    Case("eval-save-json-under-a-file", ["eval", "--config", "{tmp}/cfg.yaml", "--checkpoint", "{tmp}/tiny.pt", "--save-json",
+                                         "{tmp}/existing.txt/m.json"], "{tmp}/existing.txt is a file, not a folder"),
+    Case("predict-model-folder", ["predict", "{tmp}/existing.txt", "--model", "{tmp}/good"], "model file {tmp}/good is a folder"),
+    Case("bag-eval-model-folder", ["bag-eval", "{tmp}/good", "--model", "{tmp}/good", "--image-topic", "/i", "--out", "{tmp}/be"],
+         "model file {tmp}/good is a folder"),
+    Case("release-checkpoint-folder", ["release", "--checkpoint", "{tmp}/good", "--output", "{tmp}/r.pt"],
+         "checkpoint {tmp}/good is a folder"),
+    Case("bench-compare-nothing", ["bench", "{tmp}/existing.onnx", "--compare", ",,,"], "--compare ',,,' names no backend"),
+    Case("train-lr-nan", ["train", "--config", "{tmp}/cfg.yaml", "--set", "optim.lr=nan"], "optim.lr must be a finite number, got nan"),
+    Case("train-batch-size-0", ["train", "--config", "{tmp}/cfg.yaml", "--set", "optim.batch_size=0"],
+         "optim.batch_size must be an integer >= 1, got 0 (from --set optim.batch_size=0)"),
 ]
 
 SLOW_CASES = {"eval-truncated-png"}
@@ -111,7 +132,7 @@ def _materialise(tmp: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.CompletedProcess]:
+def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.CompletedProcess | Path]:
     import shutil
 
     tmp = tmp_path_factory.mktemp("cli_errors")
@@ -129,7 +150,7 @@ def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.Completed
     # The one case that loads torch and a model starts first; the cheap ones fill the other workers.
     ordered = sorted(CASES, key=lambda case: case.name not in SLOW_CASES)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip((case.name for case in ordered), pool.map(run, ordered)))
+        return {"tmp": tmp, **dict(zip((case.name for case in ordered), pool.map(run, ordered)))}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -141,7 +162,7 @@ def test_bad_input_gives_one_clear_line(case: Case, results) -> None:
     assert "libpng" not in stderr, stderr[-3000:]
     error_lines = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert len(error_lines) == 1, f"expected one error line, got:\n{stderr[-3000:]}"
-    assert case.expected in error_lines[0], error_lines[0]
+    assert case.expected.replace("{tmp}", str(results["tmp"])) in error_lines[0], error_lines[0]
     assert "unexpected" not in error_lines[0], f"a user error reached the safety net: {error_lines[0]}"
 
 

@@ -358,9 +358,10 @@ def test_cli_int8_engine_on_a_chosen_gpu(monkeypatch, tmp_path, capsys):
                  "--calib-images", str(calib_folder(tmp_path)), "--device", "cuda:1"]) == 0
     assert len(trt._fake.record.find("calibration_batch")) == 3 and ("push", 1) in cuda.calls and ("push", 0) not in cuda.calls
     assert_released(cuda)
-    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(out), "--opt-shape", "64x96"]) == 2
+    fresh = tmp_path / "m2.engine"  # `out` exists now, and an existing output is refused first (issue 20)
+    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(fresh), "--opt-shape", "64x96"]) == 2
     assert "--opt-shape only apply to a dynamic ONNX" in capsys.readouterr().err
-    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(out), "--device", "cpu"]) == 2
+    assert main(["export", "--format", "engine", "--onnx", str(onnx_path), "--output", str(fresh), "--device", "cpu"]) == 2
     assert "'cpu' is not a CUDA device" in capsys.readouterr().err
 
 

@@ -77,7 +77,7 @@ def test_cli_passes_yaml_and_remaps():
     args = argparse.Namespace(params=None, model="m.pt", backend="torch", image="/cam/img", camera_info="/cam/info")
     out = ros_args(args)
     assert out[1] == "--ros-args" and out[out.index("--params-file") + 1].endswith("config/depth.yaml")
-    assert "model_path:=m.pt" in out and "backend:=torch" in out
+    assert 'model_path:="m.pt"' in out and 'backend:="torch"' in out  # quoted: rcl reads -p values as YAML
     assert "image:=/cam/img" in out and "camera_info:=/cam/info" in out and "image/compressed:=/cam/img/compressed" in out
 
 
@@ -85,7 +85,7 @@ def test_validation_rules():
     assert validate_all(defaults()) == []
     assert "must be one of" in validate_value("backend", "tflite")
     assert ">= 0" in validate_value("points_stride", -1)
-    assert "must be a int" in validate_value("points_stride", 1.5)
+    assert "must be an int" in validate_value("points_stride", 1.5)
     assert validate_value("max_depth", 10) is None  # an int is fine for a double in our own checks
     assert validate_value("device", "cuda:1") is None and validate_value("device", "tpu")
     assert validate_all({**defaults(), "min_depth": 5.0, "max_depth": 2.0})

@@ -16,20 +16,42 @@ from disdepth_ros.dds_profile import PROFILE_FILE, PROFILE_VARS, large_data_env
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_profile_choice_respects_the_user():
+def test_profile_choice_respects_the_user(tmp_path):
     """Applied by default; never over a user's own profile, another RMW, or the off switch; Humble gets its variable."""
     env, message = large_data_env({})
     assert list(env) == ["FASTDDS_DEFAULT_PROFILES_FILE"] and env["FASTDDS_DEFAULT_PROFILES_FILE"].endswith(PROFILE_FILE)
     assert Path(env["FASTDDS_DEFAULT_PROFILES_FILE"]).is_file() and "shared memory" in message
     assert list(large_data_env({"ROS_DISTRO": "humble"})[0]) == ["FASTRTPS_DEFAULT_PROFILES_FILE"]
+    mine = tmp_path / "my.xml"
+    mine.write_text("<dds><profiles/></dds>\n")
     for own in PROFILE_VARS:
-        updates, message = large_data_env({own: "/etc/my.xml"})
-        assert updates == {} and "using your" in message and "/etc/my.xml" in message
+        updates, message = large_data_env({own: str(mine)})
+        assert updates == {} and "using your" in message and str(mine) in message
+        updates, message = large_data_env({own: "/etc/missing.xml"})  # Fast DDS: "Error opening": defaults
+        assert updates == {} and message.startswith(f"DDS profile: not applied: your {own}=/etc/missing.xml cannot be read")
     assert large_data_env({"RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}) == ({}, "DDS profile: not applied "
                                                                                "(RMW_IMPLEMENTATION=rmw_cyclonedds_cpp is not Fast DDS)")
     assert large_data_env({"DISDEPTH_DDS_PROFILE": "off"})[0] == {}
     updates, message = large_data_env({"DISDEPTH_DDS_PROFILE": "/nope.xml"})
     assert updates == {} and "does not exist" in message
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("<dds><profiles><participant>\n", "is not valid XML (no element found: line 2, column 0)"),
+    ("<?xml version='1.0'?><profile/>", "is not a Fast DDS profile (root element <profile>, expected <dds> or <profiles>)"),
+    ("", "is not valid XML (no element found"),
+])
+def test_a_profile_fast_dds_cannot_parse_is_reported_as_not_applied(tmp_path, text, problem):
+    """Fast DDS only logs XMLPARSER errors and runs on its defaults: the node must not claim the profile applied."""
+    bad = tmp_path / "bad profile.xml"
+    bad.write_text(text)
+    updates, message = large_data_env({"DISDEPTH_DDS_PROFILE": str(bad)})
+    assert updates == {} and message.startswith(f"DDS profile: not applied: {bad} {problem}") and "DDS defaults" in message
+    updates, message = large_data_env({"FASTDDS_DEFAULT_PROFILES_FILE": str(bad)})
+    assert updates == {} and message.startswith(f"DDS profile: not applied: your FASTDDS_DEFAULT_PROFILES_FILE={bad} {problem}")
+    namespaced = tmp_path / "ok.xml"
+    namespaced.write_text('<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"/>')
+    assert large_data_env({"DISDEPTH_DDS_PROFILE": str(namespaced)})[0] == {"FASTDDS_DEFAULT_PROFILES_FILE": str(namespaced)}
 
 
 SENDER = """

@@ -112,6 +112,14 @@ def test_camera_info_checks_depth_range_on_change_mono16_bits_and_sim_time(tiny_
         result = client.set_parameters({"min_depth": 12.0})
         assert result and not result[0].successful and "at or above the model's maximum depth 10 m" in result[0].reason
         assert client.set_parameters({"min_depth": 0.01})[0].successful
+        # ... and a live change of the wrong type names both types (rclpy alone: "expected '3' got '2'")
+        for change, reason in (({"min_depth": 5}, "min_depth must be a double, got int 5 (write 5.0: ROS does not turn an "
+                                                  "int into a double)"),
+                               ({"mono16_bits": "12"}, "mono16_bits must be an int, got string '12'"),
+                               ({"publish_color": 1}, "publish_color must be a bool, got int 1"),
+                               ({"output_encoding": 16}, "output_encoding must be a string, got int 16")):
+            result = client.set_parameters(change)
+            assert result and not result[0].successful and result[0].reason == reason, (change, result)
 
         # 6. 12-bit data in mono16: with mono16_bits 12 the network sees the same frame as the 8-bit one
         gray = rgb[..., 0]

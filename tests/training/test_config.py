@@ -113,5 +113,5 @@ def test_exponent_notation_without_a_dot_is_a_number(tmp_path):
     assert yaml.safe_load((tmp_path / "c.yaml").read_text())["optim"]["lr"] == "1e-4"
     assert load_train_config(tmp_path / "c.yaml").optim.lr == 1e-4
     assert load_train_config(tmp_path / "c.yaml", ["optim.weight_decay=5e-3"]).optim.weight_decay == 5e-3
-    with pytest.raises(ConfigError, match="must be a number, got 'nan'"):
+    with pytest.raises(ConfigError, match="optim.lr must be a finite number, got nan"):  # issue 20: not "text"
         load_train_config(tmp_path / "c.yaml", ["optim.lr=nan"])
