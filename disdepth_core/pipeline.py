@@ -181,12 +181,13 @@ class FramePipeline:
             return image_decoding.image_to_rgb(msg, significant_bits)
         return image_decoding.compressed_to_rgb(msg)
 
-    def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
-        """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None."""
+    def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig,
+                        anchor: Optional[Anchor] = None) -> FrameResult:
+        """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None; ``anchor``: see :meth:`process_rgb`."""
         start = time.perf_counter()
         rgb = self.decode(msg, config.mono16_bits)
         decode_s = time.perf_counter() - start
-        result = self.process_rgb(rgb, camera, config)
+        result = self.process_rgb(rgb, camera, config, anchor=anchor)
         result.timings = {"decode": decode_s, **result.timings}
         return result
 

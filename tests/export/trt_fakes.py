@@ -646,10 +646,11 @@ def install(monkeypatch: Any, trt: types.ModuleType, cuda: types.ModuleType | No
 
 
 def tiny_disdepth_onnx(path: Any, height: int = 64, width: int = 96, dynamic: bool = False, layout: str = "nchw_float",
-                       external_data: bool = False) -> Any:
+                       external_data: bool = False, confidence: bool = False) -> Any:
     """A minimal ONNX with DisDepth IO names and metadata: depth = |mean over channels| * w (opset 17).
 
-    ``external_data=True`` stores the weight ``w`` in a separate file like large exports do.
+    ``external_data=True`` stores the weight ``w`` in a separate file like large exports do;
+    ``confidence=True`` adds the second output of current exports, here ``1 / (1 + depth)``.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -663,7 +664,13 @@ def tiny_disdepth_onnx(path: Any, height: int = 64, width: int = 96, dynamic: bo
     weight = numpy_helper.from_array(np.ones(4096, np.float32)[:1].reshape(()), "w")
     nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1], keepdims=1), helper.make_node("Abs", ["mean"], ["abs"]),
              helper.make_node("Mul", ["abs", "w"], ["depth"])]
-    graph = helper.make_graph(nodes, "tiny", [image], [depth], initializer=[weight])
+    outputs, initializers = [depth], [weight]
+    if confidence:
+        outputs.append(helper.make_tensor_value_info("confidence", TensorProto.FLOAT, [1, 1, dims_h, dims_w]))
+        initializers.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+        nodes += [helper.make_node("Add", ["depth", "one"], ["depth_plus_one"]),
+                  helper.make_node("Reciprocal", ["depth_plus_one"], ["confidence"])]
+    graph = helper.make_graph(nodes, "tiny", [image], outputs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     meta = ModelMetadata(architecture="tiny", input_height=height, input_width=width, input_layout=layout,
