@@ -24,8 +24,10 @@ def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip-tta", action="store_true", help="average with the flipped prediction of the flipped image")
 
 
-def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optional[tuple[int, int]] = None):
-    """Load ``model_path`` with the chosen backend and wrap it in a :class:`~disdepth_core.evaluation.Predictor`."""
+def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optional[tuple[int, int]] = None,
+                    confidence: bool = False):
+    """Load ``model_path`` with the chosen backend and wrap it in a :class:`~disdepth_core.evaluation.Predictor`
+    (``confidence``: also return the model's confidence, for ``bag-eval``'s sparsification)."""
     from disdepth_core.evaluation import Predictor
     from disdepth_core.runtime import load_runtime
 
@@ -39,4 +41,4 @@ def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optiona
         raise UserError("--full-resolution and --input-size contradict each other; pass one")
     runtime = load_runtime(model_path, backend=args.backend, device=args.device)
     return Predictor(runtime, full_resolution=args.full_resolution, input_hw=input_hw, resize_mode=args.resize_mode,
-                     focal_rescale=args.focal_rescale, flip_tta=args.flip_tta)
+                     focal_rescale=args.focal_rescale, flip_tta=args.flip_tta, confidence=confidence)

@@ -202,26 +202,29 @@ Anchor = Callable[[np.ndarray, Any, Optional[np.ndarray]], ScaleDecision]
 
 
 def anchor_frame(tracker: ScaleTracker, stamp_ns: int, sparse: Optional[SparseSample], raw: np.ndarray, transform: Any,
-                 K_cam: Optional[np.ndarray]) -> ScaleDecision:
+                 K_cam: Optional[np.ndarray], sparse_problem: str = "") -> ScaleDecision:
     """One frame's scale: estimate from the anchor the settings name, then smooth or fall back.
 
     ``raw`` is the network-resolution depth (2-D, the model's metres, focal rescale included),
     ``transform`` the frame's geometry and ``K_cam`` the camera intrinsics at the image's size
     (camera_height needs them). The frame pipeline calls this (through ``functools.partial``)
-    between inference and postprocessing: the node with its latest sparse message, ``bag-eval``
-    with the latest one recorded before the image.
+    between inference and postprocessing, with the sparse message nearest in stamp (the node: of
+    the recent ones it received; ``bag-eval``: of the recording); ``sparse_problem`` says why the
+    paired message could not be used (``bag-eval`` pairs before decoding).
     """
     settings = tracker.settings
     if settings.mode == "none":
         return ScaleDecision()
     if settings.mode == "sparse_depth":
         if sparse is None:
-            estimate = ScaleEstimate(float("nan"), 0, "no sparse_depth message received yet")
+            why = f"the sparse_depth message was refused: {sparse_problem}" if sparse_problem else \
+                "no sparse_depth message received yet"
+            estimate = ScaleEstimate(float("nan"), 0, why)
         else:
             age = (stamp_ns - sparse.stamp_ns) * 1e-9
             if abs(age) > settings.max_age:
                 when = "older than" if age > 0 else "ahead of"
-                estimate = ScaleEstimate(float("nan"), 0, f"the latest sparse_depth is {abs(age):.2f} s {when} the image "
+                estimate = ScaleEstimate(float("nan"), 0, f"the nearest sparse_depth is {abs(age):.2f} s {when} the image "
                                                           f"(scale_max_age {settings.max_age:g} s)")
             else:
                 estimate = sparse_scale(raw, transform, sparse.depth, settings.min_points)

@@ -1,22 +1,28 @@
-"""The depth node's side of the metric scale anchor: the latest sparse_depth message, counters, diagnostics.
+"""The depth node's side of the metric scale anchor: recent sparse_depth messages, counters, diagnostics.
 
 The scale itself is decided by :mod:`disdepth_core.scale_anchor` (the same code ``bag-eval`` runs);
 this class only keeps what the node needs between its threads: the executor thread delivers
 sparse_depth messages (:meth:`AnchorInput.on_sparse_depth`), the inference thread asks for the
 frame's anchor and reports the decision (:meth:`anchor_for`, :meth:`record`), the diagnostics
-timer reads and resets the counters (:meth:`diagnostics`). Pure python (no rclpy), so it is
-unit-tested without ROS.
+timer reads the counters (:meth:`diagnostics`). A frame gets the recent sparse message nearest
+to it in stamp (the last :data:`KEPT_SPARSE`: a projected scan often arrives after the image it
+belongs to, and the frame is not held back for it), as ``bag-eval`` pairs them. Pure python (no
+rclpy), so it is unit-tested without ROS.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections import deque
 from typing import Any, Optional
 
 from disdepth_core.image_decoding import BadMessageError
 from disdepth_core.scale_anchor import (AnchorSettings, ScaleDecision, ScaleTracker, SparseSample, anchor_frame,
                                         sparse_from_message)
+
+
+KEPT_SPARSE = 8
 
 
 def stamp_ns(header: Any) -> int:
@@ -29,7 +35,7 @@ class AnchorInput:
     def __init__(self, settings: AnchorSettings) -> None:
         self._lock = threading.Lock()
         self.tracker = ScaleTracker(settings)
-        self.sparse: Optional[SparseSample] = None
+        self.sparse: deque[SparseSample] = deque(maxlen=KEPT_SPARSE)
         self.decision = ScaleDecision()
         self.bad_messages = 0  # sparse_depth messages refused (encoding, negative values, no valid pixel)
         self.last_bad = ""  # ... and the latest one's reason (the log line is throttled)
@@ -54,16 +60,17 @@ class AnchorInput:
                 self.last_bad = str(err)
             return str(err)
         with self._lock:
-            self.sparse = sample
+            self.sparse.append(sample)
         return None
 
     def anchor_for(self, header: Any) -> Any:
         """The pipeline's ``anchor`` callable for the image with ``header`` (None when the mode is none)."""
         if self.mode == "none":
             return None
+        stamp = stamp_ns(header)
         with self._lock:
-            sparse = self.sparse
-        return functools.partial(self._anchor, stamp_ns(header), sparse)
+            sparse = min(self.sparse, key=lambda sample: abs(sample.stamp_ns - stamp), default=None)
+        return functools.partial(self._anchor, stamp, sparse)
 
     def _anchor(self, stamp: int, sparse: Optional[SparseSample], raw: Any, transform: Any, K_cam: Any) -> ScaleDecision:
         with self._lock:  # the tracker's state changes here; settings may change on another thread
