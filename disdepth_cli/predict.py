@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from disdepth_core.pipeline import FramePipeline, PipelineConfig
-    from disdepth_core.runtime import load_runtime
+
+    from .predictor_options import load_model_runtime
 
     source = Path(args.input)
     if not source.exists():
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is an existing file; give a folder")
-    runtime = load_runtime(args.model, backend=args.backend, device=args.device)
+    runtime = load_model_runtime(args.model, args.backend, args.device)
     meta = runtime.metadata
     out_dir.mkdir(parents=True, exist_ok=True)
     # The node's own frame path (resize, focal rescale with K, the model's depth range), built once.

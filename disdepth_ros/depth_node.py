@@ -150,10 +150,13 @@ class DepthNode(Node):
         runtime = None
         stage = "load"
         try:
+            from disdepth_core.export.cpu_fast_path import fast_cpu_model
             from disdepth_ros.parameters import runtime_options
 
-            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"],
-                                   log=lambda line: self.get_logger().info(line), **runtime_options(self.values))
+            log = self.get_logger().info
+            options = runtime_options(self.values)
+            path, backend = fast_cpu_model(path, self.values["backend"], self.values["device"], options, override, log=log)
+            runtime = load_runtime(path, backend=backend, device=self.values["device"], log=log, **options)
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
             runtime.warmup(input_hw=pipeline.input_hw)  # first inferences pay for lazy initialisation
