@@ -16,6 +16,12 @@ current code (unpadded 12/16-byte points computed straight into a byte-backed bu
 message takes as is, and no setter copy for the depth image either). The "after" cloud uses
 ``--points-stride`` like the node's parameter (default 0: the network's output resolution; 1 =
 every pixel, the same density as "before").
+
+``--filters`` compares the cloud's filters instead (issue 17): "before" is the default cloud without
+them (``flying_pixel_angle 0``, ``min_confidence 0``: the node's default until then), "after" the
+node's defaults now (flying pixels at 5 deg, ``min_confidence`` 0.3), including the one extra step
+the confidence filter needs outside the cloud, resizing the model's confidence to the depth image
+(stage "confidence", 0 for "before").
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ def main() -> int:
     parser.add_argument("--points-rgb", action="store_true")
     parser.add_argument("--points-stride", type=non_negative_int, default=0, help="the node's points_stride for the 'after' path (0 = auto)")
     parser.add_argument("--dds-profile", choices=("on", "off"), default="on")
+    parser.add_argument("--filters", action="store_true", help="before = the default cloud without the filters, after = with them")
     args = parser.parse_args()
 
     from disdepth_ros.dds_profile import SWITCH_VAR, apply_large_data_profile
@@ -72,7 +79,11 @@ def main() -> int:
     frame = render_frame("nyu", 0, 0, height, width)
     pipeline = FramePipeline(load_runtime(find_demo_dir() / DEMO_MODEL_FILE, device="cpu"))
     config = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride)
+    unfiltered = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride, flying_pixel_angle=0.0,
+                                min_confidence=0.0)
     result = pipeline.process_rgb(frame.rgb, (frame.K, (height, width)), config)
+    if args.filters and result.confidence is None:
+        raise SystemExit("--filters needs a model with a confidence output")
     info_in = CameraInfo(height=height, width=width, distortion_model="plumb_bob")
     info_in.k = [float(v) for v in frame.K.reshape(-1)]
 
@@ -95,7 +106,8 @@ def main() -> int:
     from disdepth_core.pipeline import pack_rgb
 
     header = messages.array_to_image(frame.rgb, "rgb8").header
-    keys = ("pointcloud", "build depth", "publish depth", "build camera_info", "publish camera_info", "build cloud", "publish cloud")
+    keys = ("confidence", "pointcloud", "build depth", "publish depth", "build camera_info", "publish camera_info", "build cloud",
+            "publish cloud")
     times: dict[str, dict[str, list[float]]] = {path: {k: [] for k in keys} for path in ("before", "after")}
     padded = np.zeros((height, width, 8 if args.points_rgb else 4), np.float32)
 
@@ -120,9 +132,19 @@ def main() -> int:
     paths = {"before": (before_points, before_depth, before_cloud),
              "after": (lambda: pipeline.make_points(result, config), lambda: messages.depth_to_image(result.depth, header),
                        lambda points: messages.points_to_cloud(points, header, config.points_rgb))}
+    confidence_step = {"before": lambda: None, "after": lambda: None}
+    if args.filters:
+        from disdepth_core.runtime.preprocess import postprocess_depth, preprocess_rgb
+
+        batch, _ = preprocess_rgb(frame.rgb, pipeline.input_hw, pipeline.metadata)
+        raw_confidence = pipeline.runtime.infer_with_confidence(batch)[1]
+        paths["before"] = (lambda: pipeline.make_points(result, unfiltered), paths["after"][1], paths["after"][2])
+        confidence_step["after"] = lambda: postprocess_depth(raw_confidence, result.transform, -np.inf, np.inf, "camera")
     sizes = {}
     for _ in range(args.repeats + 3):
         for path, (make_points, make_depth, make_cloud) in paths.items():
+            tc = time.perf_counter()
+            confidence_step[path]()
             t0 = time.perf_counter()
             points = make_points()
             t1 = time.perf_counter()
@@ -138,14 +160,16 @@ def main() -> int:
             t6 = time.perf_counter()
             points_pub.publish(cloud_msg)
             t7 = time.perf_counter()
-            for key, (a, b) in zip(keys, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
+            for key, (a, b) in zip(keys, ((tc, t0), (t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
                 times[path][key].append((b - a) * 1e3)
             sizes[path] = (cloud_msg.point_step, len(cloud_msg.data) / 1e6)
             time.sleep(0.03)
     consumer.send_signal(2)
     consumer.wait(timeout=30)
+    what = "before: without the cloud filters, after: the node's defaults with them" if args.filters else \
+        "before: depth_image_proc's padded points"
     print(f"{width}x{height}, cloud {'xyzrgb' if args.points_rgb else 'xyz'} (after: points_stride {args.points_stride} -> "
-          f"stride {result.points_stride}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
+          f"stride {result.points_stride}; {what}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
           f"p50 over {args.repeats} frames per path, interleaved, consumer subscribed")
     print(f"   {'stage':<22} {'before':>8} {'after':>8}")
     totals = {"before": 0.0, "after": 0.0}

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
-CACHE_VERSION = 2  # bump when the exported graph changes (2: the confidence output)
+CACHE_VERSION = 3  # bump when the exported graph changes (2: the confidence output; 3: its 5x5 footprint)
 TORCH_ONLY_OPTIONS = {"precision": "fp32", "channels_last": False, "cuda_graph": False, "compile": False}
 
 

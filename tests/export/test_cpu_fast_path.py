@@ -43,7 +43,7 @@ def test_checkpoint_runs_on_the_fastest_cpu_runtime_from_one_export(cache, tiny_
     path, backend = fast_cpu_model(tiny_checkpoint, "auto", "auto", log=lines.append)
     name = path.rsplit("/", 1)[1]
     assert backend == fastest_cpu_runtime() == "openvino"
-    assert name.startswith(f"{tiny_checkpoint.stem}-") and name.endswith("-model-v2.onnx")  # its own input size, cache v2
+    assert name.startswith(f"{tiny_checkpoint.stem}-") and name.endswith(f"-model-v{cpu_fast_path.CACHE_VERSION}.onnx")
     assert path.startswith(str(cache)) and path.endswith(".onnx") and (cache / (path.split("/")[-1] + ".json")).is_file()
     assert len(lines) == 1 and lines[0].startswith(f"fast CPU path: {tiny_checkpoint} runs on openvino from the verified ONNX")
     assert "not cached yet: exported and verified in" in lines[0] and "backend torch forces PyTorch" in lines[0]
