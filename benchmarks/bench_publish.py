@@ -19,9 +19,8 @@ every pixel, the same density as "before").
 
 ``--filters`` compares the cloud's filters instead (issue 17): "before" is the default cloud without
 them (``flying_pixel_angle 0``, ``min_confidence 0``: the node's default until then), "after" the
-node's defaults now (flying pixels at 5 deg, ``min_confidence`` 0.3), including the one extra step
-the confidence filter needs outside the cloud, resizing the model's confidence to the depth image
-(stage "confidence", 0 for "before").
+node's defaults now (flying pixels at 5 deg, ``min_confidence`` 0.3: the model's confidence is
+read at each point of the cloud, inside the "pointcloud" stage).
 """
 
 from __future__ import annotations
@@ -82,7 +81,7 @@ def main() -> int:
     unfiltered = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride, flying_pixel_angle=0.0,
                                 min_confidence=0.0)
     result = pipeline.process_rgb(frame.rgb, (frame.K, (height, width)), config)
-    if args.filters and result.confidence is None:
+    if args.filters and result.confidence_net is None:
         raise SystemExit("--filters needs a model with a confidence output")
     info_in = CameraInfo(height=height, width=width, distortion_model="plumb_bob")
     info_in.k = [float(v) for v in frame.K.reshape(-1)]
@@ -106,8 +105,7 @@ def main() -> int:
     from disdepth_core.pipeline import pack_rgb
 
     header = messages.array_to_image(frame.rgb, "rgb8").header
-    keys = ("confidence", "pointcloud", "build depth", "publish depth", "build camera_info", "publish camera_info", "build cloud",
-            "publish cloud")
+    keys = ("pointcloud", "build depth", "publish depth", "build camera_info", "publish camera_info", "build cloud", "publish cloud")
     times: dict[str, dict[str, list[float]]] = {path: {k: [] for k in keys} for path in ("before", "after")}
     padded = np.zeros((height, width, 8 if args.points_rgb else 4), np.float32)
 
@@ -132,19 +130,11 @@ def main() -> int:
     paths = {"before": (before_points, before_depth, before_cloud),
              "after": (lambda: pipeline.make_points(result, config), lambda: messages.depth_to_image(result.depth, header),
                        lambda points: messages.points_to_cloud(points, header, config.points_rgb))}
-    confidence_step = {"before": lambda: None, "after": lambda: None}
     if args.filters:
-        from disdepth_core.runtime.preprocess import postprocess_depth, preprocess_rgb
-
-        batch, _ = preprocess_rgb(frame.rgb, pipeline.input_hw, pipeline.metadata)
-        raw_confidence = pipeline.runtime.infer_with_confidence(batch)[1]
         paths["before"] = (lambda: pipeline.make_points(result, unfiltered), paths["after"][1], paths["after"][2])
-        confidence_step["after"] = lambda: postprocess_depth(raw_confidence, result.transform, -np.inf, np.inf, "camera")
     sizes = {}
     for _ in range(args.repeats + 3):
         for path, (make_points, make_depth, make_cloud) in paths.items():
-            tc = time.perf_counter()
-            confidence_step[path]()
             t0 = time.perf_counter()
             points = make_points()
             t1 = time.perf_counter()
@@ -160,7 +150,7 @@ def main() -> int:
             t6 = time.perf_counter()
             points_pub.publish(cloud_msg)
             t7 = time.perf_counter()
-            for key, (a, b) in zip(keys, ((tc, t0), (t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
+            for key, (a, b) in zip(keys, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6), (t6, t7))):
                 times[path][key].append((b - a) * 1e3)
             sizes[path] = (cloud_msg.point_step, len(cloud_msg.data) / 1e6)
             time.sleep(0.03)

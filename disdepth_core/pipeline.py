@@ -95,8 +95,10 @@ class FrameResult:
     # This thread's CPU time in the forward pass: the node subtracts it to report the CPU it spends
     # outside inference (wall times also count waiting for a core on a busy computer).
     inference_cpu: float = 0.0
-    # Confidence in [0, 1] at the depth's resolution (when asked for and the model has it).
+    # Confidence in [0, 1] at the depth's resolution (when asked for and the model has it), and the
+    # network-resolution one it comes from (the cloud's filter samples it directly when only it needs one).
     confidence: Optional[np.ndarray] = None
+    confidence_net: Optional[np.ndarray] = None
     scale: ScaleDecision = field(default_factory=ScaleDecision)  # the metric scale anchor's decision (1 = none)
     points_dropped: int = 0  # valid points the cloud's filters removed (set with ``points``)
 
@@ -222,16 +224,18 @@ class FramePipeline:
             raw = raw * np.float32(decision.scale)
         lo, hi = self.depth_range(config)
         depth = postprocess_depth(raw, transform, lo, hi, config.output_resolution)
-        confidence = None
+        confidence = confidence_net = None
         if raw_confidence is not None and config.needs_confidence:
-            confidence = postprocess_depth(raw_confidence, transform, -np.inf, np.inf, config.output_resolution)
+            confidence_net = raw_confidence.reshape(raw_confidence.shape[-2:])
+            if config.confidence:  # the image itself is wanted; the cloud alone samples the network's grid
+                confidence = postprocess_depth(raw_confidence, transform, -np.inf, np.inf, config.output_resolution)
         depth_K = K_cam
         if config.output_resolution == "model" and K_cam is not None:
             depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
         timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
         result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning,
-                             inference_cpu=cpu2 - cpu1, confidence=confidence, scale=decision)
+                             inference_cpu=cpu2 - cpu1, confidence=confidence, confidence_net=confidence_net, scale=decision)
         if config.points and depth_K is not None:
             result.points = self.make_points(result, config)
             timings["pointcloud"] = time.perf_counter() - t3
@@ -249,7 +253,8 @@ class FramePipeline:
             raise ValueError("publishable() maps camera-resolution results only")
         lo, hi = self.depth_range(config)
         out = dataclasses.replace(result, depth=mask_out_of_range(result.depth.copy(), lo, hi), points=None, timings={},
-                                  confidence=result.confidence if config.needs_confidence else None)
+                                  confidence=result.confidence if config.confidence else None,
+                                  confidence_net=result.confidence_net if config.needs_confidence else None)
         if config.points and out.depth_K is not None:
             out.points = self.make_points(out, config).copy()  # the reused buffer belongs to the next frame
         return out
@@ -277,7 +282,7 @@ class FramePipeline:
             self._cloud_buffer = byte_backed_float32(shape)
         packed = self._cloud_buffer
         depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
-        confidence = result.confidence[::stride, ::stride] if result.confidence is not None else None
+        confidence = self._cloud_confidence(result, stride) if config.min_confidence > 0 else None
         if config.flying_pixel_angle > 0 or config.max_range > 0 or (confidence is not None and config.min_confidence > 0):
             result.points_dropped = drop_points(packed, stride, result.depth_K, config.flying_pixel_angle, config.max_range,
                                                 confidence, config.min_confidence)
@@ -285,6 +290,23 @@ class FramePipeline:
             colors = self._colors_at_depth_size(result, config)
             pack_rgb(colors[::stride, ::stride], packed[..., 3].view(np.uint32))
         return packed
+
+    @staticmethod
+    def _cloud_confidence(result: FrameResult, stride: int) -> Optional[np.ndarray]:
+        """Confidence at the cloud's points: the depth-resolution image sampled like the cloud when it was made,
+        else the network's own pixel under each point (nearest: a fraction of the cost of resizing to the
+        camera's resolution first, for a filter)."""
+        if result.confidence is not None:
+            return result.confidence[::stride, ::stride]
+        if result.confidence_net is None:
+            return None
+        rows, cols = result.depth.shape[:2]
+        top, left, height, width = result.transform.content
+        if (rows, cols) == result.confidence_net.shape:  # output_resolution model: the same grid
+            return result.confidence_net[::stride, ::stride]
+        v = np.clip(np.rint((np.arange(0, rows, stride) + 0.5) * (height / rows) - 0.5).astype(np.intp) + top, top, top + height - 1)
+        u = np.clip(np.rint((np.arange(0, cols, stride) + 0.5) * (width / cols) - 0.5).astype(np.intp) + left, left, left + width - 1)
+        return result.confidence_net[v[:, None], u[None, :]]
 
     @staticmethod
     def points_stride(result: FrameResult, config: PipelineConfig) -> int:
