@@ -293,11 +293,11 @@ class FramePipeline:
 
     @staticmethod
     def _cloud_confidence(result: FrameResult, stride: int) -> Optional[np.ndarray]:
-        """Confidence at the cloud's points: the depth-resolution image sampled like the cloud when it was made,
-        else the network's own pixel under each point (nearest: a fraction of the cost of resizing to the
-        camera's resolution first, for a filter)."""
-        if result.confidence is not None:
-            return result.confidence[::stride, ::stride]
+        """Confidence at the cloud's points: the network's own pixel under each point (nearest).
+
+        A fraction of the cost of resizing to the camera's resolution first, and the same whether or
+        not someone subscribes to the confidence image, so the cloud never depends on it.
+        """
         if result.confidence_net is None:
             return None
         rows, cols = result.depth.shape[:2]

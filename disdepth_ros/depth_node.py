@@ -153,7 +153,9 @@ class DepthNode(Node):
             from disdepth_core.export.cpu_fast_path import fast_cpu_model
             from disdepth_ros.parameters import runtime_options
 
-            log = self.get_logger().info
+            def log(line: str) -> None:
+                self.get_logger().info(line)
+
             options = runtime_options(self.values)
             path, backend = fast_cpu_model(path, self.values["backend"], self.values["device"], options, override, log=log)
             runtime = load_runtime(path, backend=backend, device=self.values["device"], log=log, **options)

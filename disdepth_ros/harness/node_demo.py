@@ -115,6 +115,7 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
             p50, p95, worst = value.split("/")
             say(f"  node {key.split(' latency')[0]:18s}{float(p50):8.1f} {float(p95):8.1f} {float(worst):8.1f}")
     say(f"  camera -> client      {np.percentile(latency, 50):8.1f} {np.percentile(latency, 95):8.1f} {latency.max():8.1f}")
+    say(f"node backend: {diag.get('backend')} (backend parameter {backend}; a .pt with auto on a CPU runs the cached ONNX)")
     say(f"diagnostics: level {diag.get('level')} '{diag.get('message')}', dropped {diag.get('frames dropped')}")
     if metrics:
         say(f"accuracy vs synthetic ground truth ({len(per_image)} frames, depth range {min_depth:g}..{max_depth:g} m):")
