@@ -76,10 +76,24 @@ class ScaleDecision:
 
 @dataclass(frozen=True)
 class SparseSample:
-    """A decoded sparse depth message: float32 metres (NaN = no measurement) and its header stamp."""
+    """A decoded sparse depth message: float32 metres (NaN = no measurement) and its header stamp.
+
+    Its measured pixels are listed once, when the message arrives (``rows``, ``cols``, ``values``):
+    a LiDAR message serves several camera frames, and finding a few hundred returns in a
+    camera-sized image costs more than everything else the anchor does per frame.
+    """
 
     depth: np.ndarray
     stamp_ns: int
+    rows: np.ndarray = field(init=False, repr=False, compare=False)
+    cols: np.ndarray = field(init=False, repr=False, compare=False)
+    values: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rows, cols = np.nonzero(np.isfinite(self.depth))
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "cols", cols)
+        object.__setattr__(self, "values", self.depth[rows, cols])
 
 
 def sparse_from_message(msg: Any) -> np.ndarray:
@@ -113,7 +127,7 @@ def aspect_problem(sparse_hw: tuple[int, int], image_hw: tuple[int, int]) -> Opt
             "it must be registered to the camera image (same optical frame, any resolution of the same aspect)")
 
 
-def sample_network(raw: np.ndarray, transform: Any, sparse: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sample_network(raw: np.ndarray, transform: Any, sparse: np.ndarray | SparseSample) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, measured) depth at every valid pixel of ``sparse``, the prediction read from the
     network-resolution depth ``raw`` at the same viewing ray (nearest network pixel).
 
@@ -122,9 +136,10 @@ def sample_network(raw: np.ndarray, transform: Any, sparse: np.ndarray) -> tuple
     both map exactly; reading at the network's own resolution costs a few hundred lookups instead
     of an upsampled frame.
     """
-    rows, cols = np.nonzero(np.isfinite(sparse))
-    measured = sparse[rows, cols]
-    sparse_h, sparse_w = sparse.shape
+    if not isinstance(sparse, SparseSample):
+        sparse = SparseSample(sparse, 0)
+    rows, cols, measured = sparse.rows, sparse.cols, sparse.values
+    sparse_h, sparse_w = sparse.depth.shape
     top, left, height, width = transform.content
     # pixel centres: sparse -> camera -> network content box (the convention of geometry.scale_intrinsics)
     u = (cols + 0.5) * (width / sparse_w) - 0.5 + left
@@ -156,9 +171,10 @@ def robust_scale(predicted: np.ndarray, measured: np.ndarray, min_points: int) -
     return ScaleEstimate(float(np.exp(np.median(inliers))), int(inliers.size))
 
 
-def sparse_scale(raw: np.ndarray, transform: Any, sparse: np.ndarray, min_points: int) -> ScaleEstimate:
+def sparse_scale(raw: np.ndarray, transform: Any, sparse: np.ndarray | SparseSample, min_points: int) -> ScaleEstimate:
     """The scale that maps the network's depth ``raw`` (2-D, network resolution) onto the sparse depth."""
-    problem = aspect_problem(sparse.shape[:2], tuple(transform.src_hw))
+    shape = sparse.depth.shape if isinstance(sparse, SparseSample) else sparse.shape
+    problem = aspect_problem(shape[:2], tuple(transform.src_hw))
     if problem:
         return ScaleEstimate(float("nan"), 0, problem)
     predicted, measured = sample_network(raw, transform, sparse)
@@ -227,7 +243,7 @@ def anchor_frame(tracker: ScaleTracker, stamp_ns: int, sparse: Optional[SparseSa
                 estimate = ScaleEstimate(float("nan"), 0, f"the nearest sparse_depth is {abs(age):.2f} s {when} the image "
                                                           f"(scale_max_age {settings.max_age:g} s)")
             else:
-                estimate = sparse_scale(raw, transform, sparse.depth, settings.min_points)
+                estimate = sparse_scale(raw, transform, sparse, settings.min_points)
     else:
         from disdepth_core.floor_fit import floor_scale
 
