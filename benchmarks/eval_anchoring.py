@@ -94,6 +94,14 @@ def set_constant(frames: list[RealFrame], min_depth: float, max_depth: float) ->
     return constant_baseline([f.depth for f in frames], EvalProtocol(min_depth, max_depth))[0]["abs_rel"]
 
 
+def row(name: str, frames: int, unanchored: float, anchored: float, constant: float, curve: list[float],
+        curve_plain: list[float]) -> str:
+    """One Markdown table row: the three abs_rels, their ratios, both sparsification curves and their 0.5 / 1.0 ratios."""
+    return (f"| {name} | {frames} | {unanchored:.3f} | {anchored:.3f} | {constant:.3f} | {anchored / constant:.2f} | "
+            f"{anchored / unanchored:.2f} | {' / '.join(f'{v:.3f}' for v in curve)} | {curve[2] / curve[0]:.2f} | "
+            f"{' / '.join(f'{v:.3f}' for v in curve_plain)} | {curve_plain[2] / curve_plain[0]:.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="models/demo/model.pt")
@@ -104,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from disdepth_core.scale_anchor import AnchorSettings
 
     start = time.perf_counter()
+    time_constants = [float(t) for t in args.time_constants.split(",")]
     root = Path(args.realdata) if args.realdata else find_realdata_root(Path(__file__).resolve().parents[1])
     if root is None or not (root / FRAGMENT).is_dir():
         print("error: real frames not found; pass --realdata or set DISDEPTH_REALDATA", file=sys.stderr)
@@ -120,42 +129,35 @@ def main(argv: list[str] | None = None) -> int:
             bag = write_bag(frames, Path(tmp) / f"bag{len(report)}", period)
             plain = evaluate(bag, args.model, AnchorSettings())
             anchored = {tc: evaluate(bag, args.model, AnchorSettings(mode="sparse_depth", time_constant=tc))
-                        for tc in [float(t) for t in args.time_constants.split(",")]}
+                        for tc in time_constants}
             report[name] = {"frames": len(frames), "set_constant": set_constant(frames, meta.min_depth, meta.max_depth),
                             "plain": plain, "anchored": anchored, "per_frame_names": [f.name for f in frames]}
     all_frames = singles + fragment_frames(root)
     overall_constant = set_constant(all_frames, meta.min_depth, meta.max_depth)
-    default_tc = 0.0 if 0.0 in next(iter(report.values()))["anchored"] else next(iter(next(iter(report.values()))["anchored"]))
-    print(f"model {args.model} ({next(iter(report.values()))['plain']['backend']}), node defaults, simulated LiDAR band\n")
+    default_tc = 0.0 if 0.0 in time_constants else time_constants[0]
+    print(f"model {args.model} ({next(iter(report.values()))['plain']['backend']}), node defaults (anchor time constant "
+          f"{default_tc:g} s), simulated LiDAR band\n")
     print("| set | frames | unanchored abs_rel | anchored abs_rel | set constant abs_rel | anchored / constant | "
           "anchored / unanchored | sparsification abs_rel at 1.0 / 0.75 / 0.5 / 0.25 (anchored) | 0.5 / 1.0 | "
           "same, unanchored | 0.5 / 1.0 |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---:|")
-    per_frame = {"unanchored": [], "anchored": [], "curve": [], "curve_plain": []}
+    per_frame: dict[str, list] = {"unanchored": [], "anchored": [], "curve": [], "curve_plain": []}
     for name, data in report.items():
         anchored = data["anchored"][default_tc]
-        un, an, const = data["plain"]["metrics"]["abs_rel"], anchored["metrics"]["abs_rel"], data["set_constant"]
         curve = [p["abs_rel"] for p in anchored["sparsification"]]
         curve_plain = [p["abs_rel"] for p in data["plain"]["sparsification"]]
-        print(f"| {name} | {data['frames']} | {un:.3f} | {an:.3f} | {const:.3f} | {an / const:.2f} | {an / un:.2f} | "
-              f"{' / '.join(f'{v:.3f}' for v in curve)} | {curve[2] / curve[0]:.2f} | "
-              f"{' / '.join(f'{v:.3f}' for v in curve_plain)} | {curve_plain[2] / curve_plain[0]:.2f} |")
+        print(row(name, data["frames"], data["plain"]["metrics"]["abs_rel"], anchored["metrics"]["abs_rel"],
+                  data["set_constant"], curve, curve_plain))
         per_frame["unanchored"] += data["plain"]["abs_rel"]
         per_frame["anchored"] += anchored["abs_rel"]
-        per_frame["curve"] += [curve] * data["frames"]
+        per_frame["curve"] += [curve] * data["frames"]  # the curves are frame means already: weight by frames
         per_frame["curve_plain"] += [curve_plain] * data["frames"]
         for tc, other in data["anchored"].items():
             if tc != default_tc:
                 print(f"|   (time constant {tc:g} s) | | | {other['metrics']['abs_rel']:.3f} | | | | | | | |")
-    un, an = float(np.mean(per_frame["unanchored"])), float(np.mean(per_frame["anchored"]))
-    curve, curve_plain = np.mean(per_frame["curve"], axis=0), np.mean(per_frame["curve_plain"], axis=0)
-    print(f"| all {len(per_frame['anchored'])} frames | {len(per_frame['anchored'])} | {un:.3f} | {an:.3f} | "
-          f"{overall_constant:.3f} | {an / overall_constant:.2f} | {an / un:.2f} | {' / '.join(f'{v:.3f}' for v in curve)} | "
-          f"{curve[2] / curve[0]:.2f} | {' / '.join(f'{v:.3f}' for v in curve_plain)} | {curve_plain[2] / curve_plain[0]:.2f} |")
-    sources = [r for r in (report[list(report)[0]]["plain"]["abs_rel"])] + [report[list(report)[1]]["plain"]["metrics"]["abs_rel"]]
-    sources_an = list(report[list(report)[0]]["anchored"][default_tc]["abs_rel"]) + \
-        [report[list(report)[1]]["anchored"][default_tc]["metrics"]["abs_rel"]]
-    print(f"\nmean over the 4 sources (the fragment as one): unanchored {np.mean(sources):.3f}, anchored {np.mean(sources_an):.3f}")
+    count = len(per_frame["anchored"])
+    print(row(f"all {count} frames", count, float(np.mean(per_frame["unanchored"])), float(np.mean(per_frame["anchored"])),
+              overall_constant, list(np.mean(per_frame["curve"], axis=0)), list(np.mean(per_frame["curve_plain"], axis=0))))
     print(f"wall time {time.perf_counter() - start:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
