@@ -82,6 +82,18 @@ def depth_for(client, seconds: float, rgb: np.ndarray = RGB, timeout: float = 20
     raise AssertionError(f"no depth image for stamp {seconds}")
 
 
+def outputs_for(client, seconds: float, keys: tuple[str, ...], timeout: float = 20.0) -> dict:
+    """Publish RGB stamped ``seconds`` until every output in ``keys`` came back for it (camera_info may lag
+    the first image: the cloud needs it); returns those messages."""
+    wanted = stamp(seconds)
+
+    def found() -> dict:
+        return {k: m for k in keys for _, m in client.received[k] if m.header.stamp == wanted}
+
+    assert client.publish_until(lambda: len(found()) == len(keys), RGB, K, timeout=timeout, stamp=wanted), found().keys()
+    return found()
+
+
 def diagnostics_after(client, seconds: float = 0.8) -> dict[str, str]:
     client.received["diagnostics"].clear()
     client.spin_until(lambda: len(client.received["diagnostics"]) >= 2, seconds + 5)
@@ -147,16 +159,12 @@ def test_confidence_topic_and_cloud_filter(tiny_onnx, unanchored):
     depth0, confidence0 = unanchored
     params = {**ONNX_PARAMS, "publish_confidence": True, "min_confidence": 0.0, "flying_pixel_angle": 0.0, "points_stride": 1}
     with running_node(tiny_onnx, 62, params, record_confidence=True) as (_, client):
-        depth_for(client, 1.0)
-        assert client.spin_until(lambda: any(m.header.stamp == stamp(1.0) for _, m in client.received["confidence"]), 10)
-        message = next(m for _, m in client.received["confidence"] if m.header.stamp == stamp(1.0))
+        message = outputs_for(client, 1.0, ("depth", "confidence"))["confidence"]
         assert message.encoding == "32FC1" and (message.height, message.width) == (H, W)
         assert message.header.frame_id == "camera_optical_frame"
         np.testing.assert_array_equal(image_decoding.image_to_depth(message), confidence0)
         assert client.set_parameters({"min_confidence": 0.5})[0].successful
-        depth_for(client, 2.0)
-        assert client.spin_until(lambda: any(m.header.stamp == stamp(2.0) for _, m in client.received["points"]), 10)
-        cloud = next(m for _, m in client.received["points"] if m.header.stamp == stamp(2.0))
+        cloud = outputs_for(client, 2.0, ("depth", "points"))["points"]
         xyz, _ = message_layout.cloud_to_arrays(cloud)
         unsure = confidence0 < 0.5
         assert unsure.any() and (~unsure & np.isfinite(depth0)).any()
@@ -168,8 +176,11 @@ def test_camera_height_without_a_floor_warns_and_keeps_publishing(tiny_onnx):
     wall = np.full((H, W, 3), 200, np.uint8)  # one depth everywhere: a wall facing the camera, no floor
     with running_node(tiny_onnx, 63, params) as (_, client):
         assert np.isfinite(depth_for(client, 1.0, wall)).all()
-        diag = diagnostics_after(client)
-        assert diag["scale source"] == "none" and "floor not found" in diag["message"] and diag["level"] == "1", diag
+        # camera_info and the image travel on two topics: until the first K arrives the reason is the missing K
+        assert client.publish_until(lambda: "floor not found" in client.diagnostics().get("message", ""), wall, K), \
+            client.diagnostics()
+        diag = client.diagnostics()
+        assert diag["scale source"] == "none" and diag["level"] == "1", diag
 
 
 def test_anchor_and_confidence_parameters_stop_the_node_with_one_line(tiny_onnx):
