@@ -16,6 +16,11 @@ current code (unpadded 12/16-byte points computed straight into a byte-backed bu
 message takes as is, and no setter copy for the depth image either). The "after" cloud uses
 ``--points-stride`` like the node's parameter (default 0: the network's output resolution; 1 =
 every pixel, the same density as "before").
+
+``--filters`` compares the cloud's filters instead (issue 17): "before" is the default cloud without
+them (``flying_pixel_angle 0``, ``min_confidence 0``: the node's default until then), "after" the
+node's defaults now (flying pixels at 5 deg, ``min_confidence`` 0.3: the model's confidence is
+read at each point of the cloud, inside the "pointcloud" stage).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ def main() -> int:
     parser.add_argument("--points-rgb", action="store_true")
     parser.add_argument("--points-stride", type=non_negative_int, default=0, help="the node's points_stride for the 'after' path (0 = auto)")
     parser.add_argument("--dds-profile", choices=("on", "off"), default="on")
+    parser.add_argument("--filters", action="store_true", help="before = the default cloud without the filters, after = with them")
     args = parser.parse_args()
 
     from disdepth_ros.dds_profile import SWITCH_VAR, apply_large_data_profile
@@ -72,7 +78,11 @@ def main() -> int:
     frame = render_frame("nyu", 0, 0, height, width)
     pipeline = FramePipeline(load_runtime(find_demo_dir() / DEMO_MODEL_FILE, device="cpu"))
     config = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride)
+    unfiltered = PipelineConfig(points_rgb=args.points_rgb, points_stride=args.points_stride, flying_pixel_angle=0.0,
+                                min_confidence=0.0)
     result = pipeline.process_rgb(frame.rgb, (frame.K, (height, width)), config)
+    if args.filters and result.confidence_net is None:
+        raise SystemExit("--filters needs a model with a confidence output")
     info_in = CameraInfo(height=height, width=width, distortion_model="plumb_bob")
     info_in.k = [float(v) for v in frame.K.reshape(-1)]
 
@@ -120,6 +130,8 @@ def main() -> int:
     paths = {"before": (before_points, before_depth, before_cloud),
              "after": (lambda: pipeline.make_points(result, config), lambda: messages.depth_to_image(result.depth, header),
                        lambda points: messages.points_to_cloud(points, header, config.points_rgb))}
+    if args.filters:
+        paths["before"] = (lambda: pipeline.make_points(result, unfiltered), paths["after"][1], paths["after"][2])
     sizes = {}
     for _ in range(args.repeats + 3):
         for path, (make_points, make_depth, make_cloud) in paths.items():
@@ -144,8 +156,10 @@ def main() -> int:
             time.sleep(0.03)
     consumer.send_signal(2)
     consumer.wait(timeout=30)
+    what = "before: without the cloud filters, after: the node's defaults with them" if args.filters else \
+        "before: depth_image_proc's padded points"
     print(f"{width}x{height}, cloud {'xyzrgb' if args.points_rgb else 'xyz'} (after: points_stride {args.points_stride} -> "
-          f"stride {result.points_stride}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
+          f"stride {result.points_stride}; {what}); depth {len(depth_msg.data) / 1e6:.1f} MB; "
           f"p50 over {args.repeats} frames per path, interleaved, consumer subscribed")
     print(f"   {'stage':<22} {'before':>8} {'after':>8}")
     totals = {"before": 0.0, "after": 0.0}

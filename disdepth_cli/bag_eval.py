@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import non_negative_float, non_negative_int
+from .arg_types import non_negative_float, non_negative_int, positive_float
 from .predictor_options import add_predictor_arguments, build_predictor
 
 
@@ -31,8 +31,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write-bag", default=None, metavar="OUT_BAG",
                         help="write a copy of the bag plus /depth/image, /depth/camera_info, /depth/points")
     parser.add_argument("--write-storage", choices=("sqlite3", "mcap"), default=None, help="storage of --write-bag (default: the input's)")
+    anchor = parser.add_mutually_exclusive_group()
+    anchor.add_argument("--sparse-depth-topic", default=None, metavar="TOPIC",
+                        help="metric scale anchor: sparse depth registered to the image (32FC1 m or 16UC1 mm, e.g. a projected "
+                             "2D LiDAR); the metrics are then the anchored ones, as the node's scale_anchor sparse_depth gives")
+    anchor.add_argument("--camera-height", type=positive_float, default=None, metavar="M",
+                        help="metric scale anchor: the camera's height above the floor in metres (> 0, <= 10; needs "
+                             "--camera-info-topic), as the node's scale_anchor camera_height")
     add_predictor_arguments(parser)
     parser.add_argument("--no-progress", action="store_true")
+
+
+def anchor_settings(args: argparse.Namespace):
+    """The node's default anchor settings with the mode (and camera height) these options ask for."""
+    from disdepth_core.floor_fit import camera_height_problem
+    from disdepth_core.scale_anchor import AnchorSettings
+
+    from . import UserError
+
+    if args.camera_height is not None:
+        problem = camera_height_problem(args.camera_height)
+        if problem:
+            raise UserError(problem.replace("camera_height", "--camera-height", 1))
+        if not args.camera_info_topic:
+            raise UserError("--camera-height fits the floor in the predicted cloud, which needs the intrinsics: "
+                            "give --camera-info-topic")
+        return AnchorSettings(mode="camera_height", camera_height=float(args.camera_height))
+    return AnchorSettings(mode="sparse_depth") if args.sparse_depth_topic else AnchorSettings()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,15 +73,18 @@ def run(args: argparse.Namespace) -> int:
         from . import UserError
 
         raise UserError("--focal-rescale needs --camera-info-topic: the camera's focal length comes from its camera_info")
-    models = [(Path(args.model).name, build_predictor(args.model, args))]
+    anchor = anchor_settings(args)  # before any model is loaded
+    models = [(Path(args.model).name, build_predictor(args.model, args, confidence=True))]
     if args.compare:
         label = Path(args.compare).name
         compare_args = argparse.Namespace(**{**vars(args), "backend": "auto"})  # its own file type picks its runtime
-        models.append((label if label != models[0][0] else f"{label} (compare)", build_predictor(args.compare, compare_args)))
+        models.append((label if label != models[0][0] else f"{label} (compare)",
+                       build_predictor(args.compare, compare_args, confidence=True)))
     options = BagEvalOptions(image_topic=args.image_topic, depth_topic=args.depth_topic, info_topic=args.camera_info_topic,
                              max_dt=args.max_dt, min_depth=args.min_depth, max_depth=args.max_depth,
                              crop=None if args.crop == "none" else args.crop, max_frames=args.max_frames, samples=args.samples,
-                             write_bag=args.write_bag, write_storage=args.write_storage, progress=not args.no_progress)
+                             write_bag=args.write_bag, write_storage=args.write_storage, progress=not args.no_progress,
+                             sparse_topic=args.sparse_depth_topic, anchor=anchor)
     result = evaluate_bag(args.bag, models, options)
     paths = write_report(result, args.out)
     data = summary(result)
@@ -68,8 +96,16 @@ def run(args: argparse.Namespace) -> int:
     for model in data["models"]:
         latency = model["latency_ms"]
         if model["metrics"] and model["metrics"].get("n_images"):
-            print(f"{model['label']} ({model['backend']}):")
+            anchored = f", scale anchor {anchor.mode}" if anchor.mode != "none" else ""
+            print(f"{model['label']} ({model['backend']}{anchored}):")
             print(format_metrics_table(model["metrics"]))
+            if model.get("unanchored_metrics"):
+                print(f"  unanchored abs_rel {model['unanchored_metrics']['abs_rel']:.4f}; median scale "
+                      f"{model['scale'].get('p50', float('nan')):.3f}; frames by scale source {model['scale']['frames_by_source']}")
+        curve = model.get("confidence_sparsification")
+        if curve:
+            print(f"{model['label']} confidence sparsification (abs_rel at coverage): "
+                  + ", ".join(f"{point['coverage']:g}: {point['abs_rel']:.4f}" for point in curve))
         stats = model["depth_stats"]
         if latency:
             print(f"{model['label']}: pipeline latency p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms; "

@@ -36,13 +36,14 @@ def run_offline(args: argparse.Namespace) -> int:
     from disdepth_core.bundled_models import find_demo_dir
     from disdepth_core.evaluation import Predictor, constant_baseline, dataset_frames, evaluate_frames, protocol_for_dataset
     from disdepth_core.metrics import format_metrics_table
-    from disdepth_core.runtime import load_runtime
     from training.train_config import train_config_from_dict
+
+    from .predictor_options import load_model_runtime
 
     model_path = Path(args.model) if args.model else find_demo_dir() / "model.pt"
     recipe = yaml.safe_load(demo_file(model_path, "synth.yaml").read_text())
     cfg = train_config_from_dict(yaml.safe_load(demo_file(model_path, "config.yaml").read_text()))
-    predictor = Predictor(load_runtime(model_path, device="cpu"))
+    predictor = Predictor(load_model_runtime(str(model_path), device="cpu"))
     data_root = _ensure_scenes(Path(args.data), recipe, progress=not args.no_progress)
 
     data = cfg.data

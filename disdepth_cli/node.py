@@ -17,6 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default=None, help="auto, tensorrt, onnxruntime, openvino or torch (overrides backend)")
     parser.add_argument("--image", default="/camera/image_raw", help="camera image topic")
     parser.add_argument("--camera-info", default="/camera/camera_info", help="camera_info topic")
+    parser.add_argument("--sparse-depth", default=None, help="sparse depth topic for scale_anchor sparse_depth")
 
 
 def ros_args(args: argparse.Namespace) -> list[str]:
@@ -37,8 +38,9 @@ def ros_args(args: argparse.Namespace) -> list[str]:
         out += ["-p", param_override("model_path", args.model)]
     if args.backend:
         out += ["-p", param_override("backend", args.backend)]
-    return out + ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}",
-                  "-r", f"image/compressed:={args.image}/compressed"]
+    out += ["-r", f"image:={args.image}", "-r", f"camera_info:={args.camera_info}",
+            "-r", f"image/compressed:={args.image}/compressed"]
+    return out + (["-r", f"sparse_depth:={args.sparse_depth}"] if getattr(args, "sparse_depth", None) else [])
 
 
 def run(args: argparse.Namespace) -> int:

@@ -108,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from disdepth_core.pipeline import FramePipeline, PipelineConfig
-    from disdepth_core.runtime import load_runtime
 
     from .files import require_file
     from .predict_outputs import check_predict_outputs, frame_names
+    from .predictor_options import load_model_runtime
 
     source = Path(args.input)
     if not source.exists():
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         frames, total, show_bar = iter([(source.stem, rgb)]), 1, False
 
     out_dir = check_predict_outputs(args.out, source, names)  # before the model loads
-    runtime = load_runtime(args.model, backend=args.backend, device=args.device)
+    runtime = load_model_runtime(args.model, args.backend, args.device)
     meta = runtime.metadata
     out_dir.mkdir(parents=True, exist_ok=True)
     # The node's own frame path (resize, focal rescale with K, the model's depth range), built once.

@@ -24,10 +24,22 @@ def add_predictor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip-tta", action="store_true", help="average with the flipped prediction of the flipped image")
 
 
-def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optional[tuple[int, int]] = None):
-    """Load ``model_path`` with the chosen backend and wrap it in a :class:`~disdepth_core.evaluation.Predictor`."""
-    from disdepth_core.evaluation import Predictor
+def load_model_runtime(model_path: str, backend: str = "auto", device: str = "auto",
+                       input_hw: Optional[tuple[int, int]] = None, dynamic: bool = False):
+    """``load_runtime`` through the fast CPU path: a checkpoint with backend auto on a machine without CUDA runs
+    from a cached verified ONNX on OpenVINO or ONNX Runtime (:mod:`disdepth_core.export.cpu_fast_path`)."""
+    from disdepth_core.export.cpu_fast_path import fast_cpu_model
     from disdepth_core.runtime import load_runtime
+
+    path, backend = fast_cpu_model(model_path, backend, device, input_hw=input_hw, dynamic=dynamic)
+    return load_runtime(path, backend=backend, device=device)
+
+
+def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optional[tuple[int, int]] = None,
+                    confidence: bool = False):
+    """Load ``model_path`` with the chosen backend and wrap it in a :class:`~disdepth_core.evaluation.Predictor`
+    (``confidence``: also return the model's confidence, for ``bag-eval``'s sparsification)."""
+    from disdepth_core.evaluation import Predictor
 
     from .info import parse_hw
 
@@ -37,6 +49,6 @@ def build_predictor(model_path: str, args: argparse.Namespace, input_hw: Optiona
         from . import UserError
 
         raise UserError("--full-resolution and --input-size contradict each other; pass one")
-    runtime = load_runtime(model_path, backend=args.backend, device=args.device)
+    runtime = load_model_runtime(model_path, args.backend, args.device, input_hw, dynamic=args.full_resolution)
     return Predictor(runtime, full_resolution=args.full_resolution, input_hw=input_hw, resize_mode=args.resize_mode,
-                     focal_rescale=args.focal_rescale, flip_tta=args.flip_tta)
+                     focal_rescale=args.focal_rescale, flip_tta=args.flip_tta, confidence=confidence)

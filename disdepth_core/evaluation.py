@@ -31,6 +31,7 @@ import numpy as np
 
 from disdepth_core.metrics import CROPS, DepthMetricsAccumulator, valid_gt_mask
 from disdepth_core.pipeline import FramePipeline, FrameResult, PipelineConfig
+from disdepth_core.scale_anchor import Anchor
 
 # Keep every positive finite prediction: the protocol clamps (NaN -> min would be wrong).
 _UNBOUNDED = dict(min_depth=float(np.finfo(np.float32).tiny), max_depth=float("inf"))
@@ -100,11 +101,13 @@ class Predictor:
     feeds each frame at its own size; otherwise frames are resized to ``input_hw`` (default: the
     model's input size) exactly as the node does. ``flip_tta`` averages with the flipped
     prediction of the flipped frame. ``focal_rescale`` applies the node's focal correction
-    (needs ``K``).
+    (needs ``K``). ``confidence`` also returns the model's confidence at the frame's size (in
+    :attr:`FrameResult.confidence`, when the model has one).
     """
 
     def __init__(self, runtime, full_resolution: bool = False, input_hw: Optional[tuple[int, int]] = None,
-                 resize_mode: str = "resize", focal_rescale: bool = False, flip_tta: bool = False) -> None:
+                 resize_mode: str = "resize", focal_rescale: bool = False, flip_tta: bool = False,
+                 confidence: bool = False) -> None:
         if full_resolution and not runtime.input_spec.is_dynamic:
             spec = runtime.input_spec
             raise ValueError(f"full-resolution evaluation needs a dynamic-shape model; {runtime.path} has a fixed input "
@@ -116,7 +119,8 @@ class Predictor:
         self.pipeline = FramePipeline(runtime, input_hw)
         self.full_resolution = bool(full_resolution)
         self.flip_tta = bool(flip_tta)
-        self.config = PipelineConfig(resize_mode=resize_mode, points=False, focal_rescale=focal_rescale, **_UNBOUNDED)
+        self.config = PipelineConfig(resize_mode=resize_mode, points=False, focal_rescale=focal_rescale, confidence=confidence,
+                                     **_UNBOUNDED)
 
     @property
     def resolution(self) -> str:
@@ -131,24 +135,28 @@ class Predictor:
                 "flip_tta": self.flip_tta, "focal_rescale": self.config.focal_rescale}
 
     def predict_result(self, rgb: np.ndarray, K: Optional[np.ndarray] = None,
-                       K_size: Optional[tuple[int, int]] = None) -> FrameResult:
+                       K_size: Optional[tuple[int, int]] = None, anchor: Optional[Anchor] = None) -> FrameResult:
         """The pipeline's result for one frame (depth unbounded: the protocol clamps).
 
         ``K`` belongs to an image of ``K_size`` (height, width; default the frame's own size) and
-        is scaled to the frame exactly as the node scales camera_info. With flip TTA the depth is
-        the average of both passes and the timings are summed.
+        is scaled to the frame exactly as the node scales camera_info. ``anchor`` is the node's
+        metric scale anchor (:func:`disdepth_core.scale_anchor.anchor_frame` bound to the frame's
+        stamp and inputs). With flip TTA the depth is the average of both passes (the mirrored
+        pass takes the first pass's scale) and the timings are summed.
         """
         K_size = tuple(K_size or rgb.shape[:2])
         camera = (np.asarray(K, dtype=np.float64), K_size) if K is not None else None
         input_hw = rgb.shape[:2] if self.full_resolution else None
-        result = self.pipeline.process_rgb(rgb, camera, self.config, input_hw)
+        result = self.pipeline.process_rgb(rgb, camera, self.config, input_hw, anchor)
         if self.flip_tta:
             flipped_camera = None
             if camera is not None:
                 flipped_K = np.array(camera[0], dtype=np.float64)
                 flipped_K[0, 2] = K_size[1] - 1 - flipped_K[0, 2]
                 flipped_camera = (flipped_K, K_size)
-            mirror = self.pipeline.process_rgb(np.ascontiguousarray(rgb[:, ::-1]), flipped_camera, self.config, input_hw)
+            decision = result.scale
+            same_scale = (lambda raw, transform, K_cam: decision) if anchor is not None else None
+            mirror = self.pipeline.process_rgb(np.ascontiguousarray(rgb[:, ::-1]), flipped_camera, self.config, input_hw, same_scale)
             timings = dict(result.timings)
             for key, value in mirror.timings.items():
                 timings[key] = timings.get(key, 0.0) + value

@@ -20,8 +20,10 @@ import cv2
 import numpy as np
 
 from disdepth_core import image_decoding
+from disdepth_core.cloud_filters import drop_points
 from disdepth_core.geometry import as_intrinsics, depth_to_points, focal_rescale_factor, scale_intrinsics
 from disdepth_core.runtime.preprocess import FrameTransform, choose_input_size, mask_out_of_range, postprocess_depth, preprocess_rgb
+from disdepth_core.scale_anchor import Anchor, ScaleDecision
 
 
 def pack_rgb(rgb: np.ndarray, out: np.ndarray) -> None:
@@ -55,13 +57,26 @@ class PipelineConfig:
     points_rgb: bool = False
     focal_rescale: bool = False
     mono16_bits: int = 16  # significant bits of 16-bit input images (10/12-bit sensors)
+    confidence: bool = False  # also return the confidence image (the model's second output, at the depth's resolution)
+    # The cloud's filters (disdepth_core.cloud_filters): 0 turns each off.
+    flying_pixel_angle: float = 5.0  # degrees
+    max_range: float = 0.0  # metres from the camera centre
+    min_confidence: float = 0.3
 
     @classmethod
     def from_params(cls, values: dict[str, Any]) -> "PipelineConfig":
         return cls(resize_mode=values["resize_mode"], min_depth=float(values["min_depth"]), max_depth=float(values["max_depth"]),
                    output_resolution=values["output_resolution"], points=bool(values["publish_points"]),
                    points_stride=int(values["points_stride"]), points_rgb=bool(values["points_rgb"]),
-                   focal_rescale=bool(values["focal_rescale"]), mono16_bits=int(values.get("mono16_bits", 16)))
+                   focal_rescale=bool(values["focal_rescale"]), mono16_bits=int(values.get("mono16_bits", 16)),
+                   confidence=bool(values.get("publish_confidence", False)),
+                   flying_pixel_angle=float(values.get("flying_pixel_angle", cls.flying_pixel_angle)),
+                   max_range=float(values.get("max_range", 0.0)), min_confidence=float(values.get("min_confidence", 0.0)))
+
+    @property
+    def needs_confidence(self) -> bool:
+        """Whether a frame needs the confidence image (published, or filtering the cloud)."""
+        return self.confidence or (self.points and self.min_confidence > 0)
 
 
 @dataclass
@@ -80,6 +95,12 @@ class FrameResult:
     # This thread's CPU time in the forward pass: the node subtracts it to report the CPU it spends
     # outside inference (wall times also count waiting for a core on a busy computer).
     inference_cpu: float = 0.0
+    # Confidence in [0, 1] at the depth's resolution (when asked for and the model has it), and the
+    # network-resolution one it comes from (the cloud's filter samples it directly when only it needs one).
+    confidence: Optional[np.ndarray] = None
+    confidence_net: Optional[np.ndarray] = None
+    scale: ScaleDecision = field(default_factory=ScaleDecision)  # the metric scale anchor's decision (1 = none)
+    points_dropped: int = 0  # valid points the cloud's filters removed (set with ``points``)
 
 
 def auto_points_stride(depth_hw: tuple[int, int], network_hw: tuple[int, int]) -> int:
@@ -167,18 +188,24 @@ class FramePipeline:
             return image_decoding.image_to_rgb(msg, significant_bits)
         return image_decoding.compressed_to_rgb(msg)
 
-    def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig) -> FrameResult:
-        """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None."""
+    def process_message(self, msg, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig,
+                        anchor: Optional[Anchor] = None) -> FrameResult:
+        """Decode and process; ``camera`` is (K, (height, width) that K belongs to) or None; ``anchor``: see :meth:`process_rgb`."""
         start = time.perf_counter()
         rgb = self.decode(msg, config.mono16_bits)
         decode_s = time.perf_counter() - start
-        result = self.process_rgb(rgb, camera, config)
+        result = self.process_rgb(rgb, camera, config, anchor=anchor)
         result.timings = {"decode": decode_s, **result.timings}
         return result
 
     def process_rgb(self, rgb: np.ndarray, camera: Optional[tuple[np.ndarray, tuple[int, int]]], config: PipelineConfig,
-                    input_hw: Optional[tuple[int, int]] = None) -> FrameResult:
-        """``input_hw`` overrides the network input size for this frame (full-resolution evaluation)."""
+                    input_hw: Optional[tuple[int, int]] = None, anchor: Optional[Anchor] = None) -> FrameResult:
+        """``input_hw`` overrides the network input size for this frame (full-resolution evaluation).
+
+        ``anchor`` (:func:`disdepth_core.scale_anchor.anchor_frame` with the frame's stamp and
+        inputs bound) sees the network-resolution depth, the transform and the camera's K and
+        decides the frame's metric scale, which multiplies the depth before the range mask.
+        """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         # Intrinsics first: a frame with unusable K is refused before it costs an inference.
@@ -192,19 +219,28 @@ class FramePipeline:
             K_cam = K if tuple(info_hw) == rgb.shape[:2] else scale_intrinsics(K, info_hw, rgb.shape[:2])
         batch, transform = preprocess_rgb(rgb, input_hw or self.input_hw, self.metadata, config.resize_mode)
         t1, cpu1 = time.perf_counter(), time.thread_time()
-        raw = self.runtime.infer(batch)
+        raw, raw_confidence = self.runtime.infer_with_confidence(batch)
         t2, cpu2 = time.perf_counter(), time.thread_time()
         factor = self._focal_factor(K_cam, transform, config)
         if factor != 1.0:
             raw = raw * np.float32(factor)
+        decision = anchor(raw.reshape(raw.shape[-2:]), transform, K_cam) if anchor is not None else ScaleDecision()
+        if decision.scale != 1.0:
+            raw = raw * np.float32(decision.scale)
         lo, hi = self.depth_range(config)
         depth = postprocess_depth(raw, transform, lo, hi, config.output_resolution)
+        confidence = confidence_net = None
+        if raw_confidence is not None and config.needs_confidence:
+            confidence_net = raw_confidence.reshape(raw_confidence.shape[-2:])
+            if config.confidence:  # the image itself is wanted; the cloud alone samples the network's grid
+                confidence = postprocess_depth(raw_confidence, transform, -np.inf, np.inf, config.output_resolution)
         depth_K = K_cam
         if config.output_resolution == "model" and K_cam is not None:
             depth_K = transform.intrinsics_to_network(K_cam)
         t3 = time.perf_counter()
         timings.update(preprocess=t1 - t0, inference=t2 - t1, postprocess=t3 - t2)
-        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning, inference_cpu=cpu2 - cpu1)
+        result = FrameResult(rgb, depth, transform, depth_K, None, factor, timings, camera_warning,
+                             inference_cpu=cpu2 - cpu1, confidence=confidence, confidence_net=confidence_net, scale=decision)
         if config.points and depth_K is not None:
             result.points = self.make_points(result, config)
             timings["pointcloud"] = time.perf_counter() - t3
@@ -221,7 +257,9 @@ class FramePipeline:
         if config.output_resolution != "camera":
             raise ValueError("publishable() maps camera-resolution results only")
         lo, hi = self.depth_range(config)
-        out = dataclasses.replace(result, depth=mask_out_of_range(result.depth.copy(), lo, hi), points=None, timings={})
+        out = dataclasses.replace(result, depth=mask_out_of_range(result.depth.copy(), lo, hi), points=None, timings={},
+                                  confidence=result.confidence if config.confidence else None,
+                                  confidence_net=result.confidence_net if config.needs_confidence else None)
         if config.points and out.depth_K is not None:
             out.points = self.make_points(out, config).copy()  # the reused buffer belongs to the next frame
         return out
@@ -249,10 +287,31 @@ class FramePipeline:
             self._cloud_buffer = byte_backed_float32(shape)
         packed = self._cloud_buffer
         depth_to_points(depth, result.depth_K, stride, out=packed[..., :3])
+        confidence = self._cloud_confidence(result, stride) if config.min_confidence > 0 else None
+        if config.flying_pixel_angle > 0 or config.max_range > 0 or (confidence is not None and config.min_confidence > 0):
+            result.points_dropped = drop_points(packed, stride, result.depth_K, config.flying_pixel_angle, config.max_range,
+                                                confidence, config.min_confidence)
         if config.points_rgb:
             colors = self._colors_at_depth_size(result, config)
             pack_rgb(colors[::stride, ::stride], packed[..., 3].view(np.uint32))
         return packed
+
+    @staticmethod
+    def _cloud_confidence(result: FrameResult, stride: int) -> Optional[np.ndarray]:
+        """Confidence at the cloud's points: the network's own pixel under each point (nearest).
+
+        A fraction of the cost of resizing to the camera's resolution first, and the same whether or
+        not someone subscribes to the confidence image, so the cloud never depends on it.
+        """
+        if result.confidence_net is None:
+            return None
+        rows, cols = result.depth.shape[:2]
+        top, left, height, width = result.transform.content
+        if (rows, cols) == result.confidence_net.shape:  # output_resolution model: the same grid
+            return result.confidence_net[::stride, ::stride]
+        v = np.clip(np.rint((np.arange(0, rows, stride) + 0.5) * (height / rows) - 0.5).astype(np.intp) + top, top, top + height - 1)
+        u = np.clip(np.rint((np.arange(0, cols, stride) + 0.5) * (width / cols) - 0.5).astype(np.intp) + left, left, left + width - 1)
+        return result.confidence_net[v[:, None], u[None, :]]
 
     @staticmethod
     def points_stride(result: FrameResult, config: PipelineConfig) -> int:

@@ -33,10 +33,11 @@ from disdepth_core.pipeline import FramePipeline, PipelineConfig, camera_info_pr
 from disdepth_core.visualize import colorize_depth
 
 from . import messages
+from .anchor_input import AnchorInput
 from .diagnostics import OUTSIDE_INFERENCE, LatencyStats, RateMeter, build_report
 from .mailbox import LatestMailbox
 from .param_checks import check_params_file, depth_range_problems, unknown_parameter_problems, wrong_type_reason
-from .parameters import PARAMETERS, SPECS, validate_all, validate_value
+from .parameters import PARAMETERS, SPECS, anchor_settings, validate_all, validate_value
 
 
 def qos_profile(kind: str, depth: int) -> QoSProfile:
@@ -66,7 +67,8 @@ class DepthNode(Node):
             raise ConfigError("invalid parameters: " + "; ".join(problems))
         # (K, depth size, camera_info size) of the last frame; formatted only at diagnostics time (~1 Hz)
         self.k_in_use: Optional[tuple[np.ndarray, tuple[int, ...], tuple[int, int]]] = None
-        self.cloud_in_use: Optional[tuple[tuple[int, ...], int, int]] = None  # (points shape, stride used, stride asked)
+        self.cloud_in_use: Optional[tuple[tuple[int, ...], int, int, int]] = None  # (points shape, stride used, asked, dropped)
+        self.anchor = AnchorInput(anchor_settings(self.values))
         self.latency = LatencyStats()
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
         self.mailbox: LatestMailbox = LatestMailbox()
@@ -86,10 +88,13 @@ class DepthNode(Node):
         else:
             self.create_subscription(Image, "image", self._on_image, in_qos)
         self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, in_qos)
+        if self.anchor.mode == "sparse_depth":
+            self.create_subscription(Image, "sparse_depth", self._on_sparse_depth, in_qos)
         self.depth_pub = self.create_publisher(Image, "depth/image", out_qos)
         self.info_pub = self.create_publisher(CameraInfo, "depth/camera_info", out_qos)
         self.points_pub = self.create_publisher(PointCloud2, "depth/points", out_qos)
         self.color_pub = self.create_publisher(Image, "depth/image_color", out_qos)
+        self.confidence_pub = self.create_publisher(Image, "depth/confidence", out_qos)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.values["diagnostics_period"], self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -102,9 +107,14 @@ class DepthNode(Node):
             self._sim_clock_timer = threading.Timer(SIM_CLOCK_WAIT_S, self._warn_if_no_clock)
             self._sim_clock_timer.daemon = True
             self._sim_clock_timer.start()
+        if not self.runtime.has_confidence:
+            from disdepth_core.runtime.base import NO_CONFIDENCE_NOTE
+
+            self.get_logger().info(f"model {self.runtime.path} {NO_CONFIDENCE_NOTE}")
         h, w = self.pipeline.input_hw
+        anchor = f", scale anchor {self.anchor.mode}" if self.anchor.mode != "none" else ""
         self.get_logger().info(f"ready: {self.runtime.backend} {self.runtime.path} input {h}x{w}, "
-                               f"listening on {'image/compressed' if self.values['use_compressed'] else 'image'}")
+                               f"listening on {'image/compressed' if self.values['use_compressed'] else 'image'}{anchor}")
 
     # ---- start-up -------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
@@ -140,10 +150,15 @@ class DepthNode(Node):
         runtime = None
         stage = "load"
         try:
+            from disdepth_core.export.cpu_fast_path import fast_cpu_model
             from disdepth_ros.parameters import runtime_options
 
-            runtime = load_runtime(path, backend=self.values["backend"], device=self.values["device"],
-                                   log=lambda line: self.get_logger().info(line), **runtime_options(self.values))
+            def log(line: str) -> None:
+                self.get_logger().info(line)
+
+            options = runtime_options(self.values)
+            path, backend = fast_cpu_model(path, self.values["backend"], self.values["device"], options, override, log=log)
+            runtime = load_runtime(path, backend=backend, device=self.values["device"], log=log, **options)
             pipeline = FramePipeline(runtime, override)
             stage = "warm up"
             runtime.warmup(input_hw=pipeline.input_hw)  # first inferences pay for lazy initialisation
@@ -197,6 +212,14 @@ class DepthNode(Node):
             return
         self.camera = (as_intrinsics(msg.k), (int(msg.height), int(msg.width)), msg)
 
+    def _on_sparse_depth(self, msg: Image) -> None:
+        try:
+            problem = self.anchor.on_sparse_depth(msg)
+        except Exception as err:  # a field of an unexpected type: the message is bad, the node goes on
+            problem = f"{type(err).__name__}: {err}"
+        if problem:
+            self.get_logger().warning(f"ignoring bad sparse_depth message: {problem}", throttle_duration_sec=5.0)
+
     def _count_bad(self, err: Exception, kind: str = "image") -> None:
         with self._counts_lock:
             self.bad += 1
@@ -235,6 +258,7 @@ class DepthNode(Node):
             return SetParametersResult(successful=False, reason="; ".join(problems))
         self.values = merged
         self.config = PipelineConfig.from_params(merged)  # one reference swap: the worker sees old or new
+        self.anchor.update_settings(anchor_settings(merged))
         return SetParametersResult(successful=True)
 
     # ---- inference thread ------------------------------------------------------------------
@@ -260,11 +284,14 @@ class DepthNode(Node):
         cpu_start = time.thread_time()
         config, values, camera = self.config, self.values, self.camera
         want_points = config.points and self.points_pub.get_subscription_count() > 0
-        if want_points != config.points:
-            config = dataclasses.replace(config, points=want_points)
-        result = self.pipeline.process_message(msg, camera[:2] if camera else None, config)
+        want_confidence = config.confidence and self.confidence_pub.get_subscription_count() > 0
+        if (want_points, want_confidence) != (config.points, config.confidence):
+            config = dataclasses.replace(config, points=want_points, confidence=want_confidence)
+        result = self.pipeline.process_message(msg, camera[:2] if camera else None, config, self.anchor.anchor_for(msg.header))
         if result.camera_warning:
             self.get_logger().warning(result.camera_warning, throttle_duration_sec=10.0)
+        if self.anchor.mode != "none" and self.anchor.record(result.scale):
+            self.get_logger().warning(f"scale anchor: {result.scale.problem}", throttle_duration_sec=5.0)
         if result.depth_K is not None:
             self.k_in_use = (result.depth_K, result.depth.shape, camera[1])
         start = time.perf_counter()
@@ -274,7 +301,9 @@ class DepthNode(Node):
             self.info_pub.publish(messages.camera_info_for(camera[2], result.depth_K, result.depth.shape, header))
         if result.points is not None:
             self.points_pub.publish(messages.points_to_cloud(result.points, header, config.points_rgb))
-            self.cloud_in_use = (result.points.shape, result.points_stride, config.points_stride)
+            self.cloud_in_use = (result.points.shape, result.points_stride, config.points_stride, result.points_dropped)
+        if want_confidence and result.confidence is not None:
+            self.confidence_pub.publish(messages.array_to_image(result.confidence, "32FC1", header))
         if values["publish_color"] and self.color_pub.get_subscription_count() > 0:
             lo, hi = self.pipeline.depth_range(config)
             self.color_pub.publish(messages.array_to_image(colorize_depth(result.depth, lo, hi), "rgb8", header))
@@ -298,9 +327,9 @@ class DepthNode(Node):
                 f"depth image (camera_info {info_hw[1]}x{info_hw[0]}, {source})")
 
     @staticmethod
-    def _describe_cloud(shape: tuple[int, ...], stride: int, requested: int) -> str:
+    def _describe_cloud(shape: tuple[int, ...], stride: int, requested: int, dropped: int) -> str:
         how = f"stride {stride}, auto: the network's output resolution" if requested == 0 else f"stride {stride}"
-        return f"{shape[1]}x{shape[0]} points ({how}), point_step {4 * shape[2]}"
+        return f"{shape[1]}x{shape[0]} points ({how}), point_step {4 * shape[2]}, {dropped} dropped by the filters"
 
     # ---- diagnostics -----------------------------------------------------------------------
     def _take_counts(self) -> dict[str, Any]:
@@ -313,18 +342,22 @@ class DepthNode(Node):
 
     def _publish_diagnostics(self) -> None:
         h, w = self.pipeline.input_hw
+        anchor_values, anchor_warnings = self.anchor.diagnostics() if self.anchor.mode != "none" else ([], [])
         report = build_report(
             backend=self.runtime.backend, model=self.runtime.path, input_size=f"{h}x{w}", input_rate=self.input_rate.rate(),
             output_rate=self.output_rate.rate(), received=self.input_rate.count, dropped=self.mailbox.dropped,
             have_camera_info=self.camera is not None, want_points=self.config.points,
             latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
-            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, **self._take_counts())
+            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, warnings=anchor_warnings,
+            **self._take_counts())
         k_in_use = self._describe_k(*self.k_in_use) if self.k_in_use else "none yet (no valid camera_info received)"
         cloud = self._describe_cloud(*self.cloud_in_use) if self.cloud_in_use else "none published yet (needs camera_info and a subscriber)"
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
                                   message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
                                   values=[KeyValue(key=k, value=v) for k, v in report.values]
-                                  + [KeyValue(key="intrinsics in use", value=k_in_use), KeyValue(key="point cloud", value=cloud)])
+                                  + [KeyValue(key="intrinsics in use", value=k_in_use), KeyValue(key="point cloud", value=cloud),
+                                     KeyValue(key="confidence", value="yes" if self.runtime.has_confidence else "no (older export)")]
+                                  + [KeyValue(key=k, value=v) for k, v in anchor_values])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)

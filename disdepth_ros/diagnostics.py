@@ -96,8 +96,10 @@ class HealthReport:
 def build_report(*, backend: str, model: str, input_size: str, input_rate: float, output_rate: float,
                  received: int, published: int, dropped: int, bad: int, bad_recent: int, errors_recent: int,
                  last_error: str, have_camera_info: bool, want_points: bool, latency: LatencyStats,
-                 latency_budget_ms: float, expected_rate_hz: float, uptime: float) -> HealthReport:
-    """The verdict: ERROR on failing frames, WARN on slow/missing input, budget or camera_info."""
+                 latency_budget_ms: float, expected_rate_hz: float, uptime: float,
+                 warnings: Iterable[str] = ()) -> HealthReport:
+    """The verdict: ERROR on failing frames, WARN on slow/missing input, budget, camera_info or ``warnings``
+    (one line each, e.g. the scale anchor's fallback)."""
     level, reasons = OK, []
     if errors_recent:
         level = ERROR
@@ -117,6 +119,7 @@ def build_report(*, backend: str, model: str, input_size: str, input_rate: float
         reasons.append("no camera_info received: depth only, no point cloud" if want_points else "no camera_info received")
     if bad_recent:
         reasons.append(f"{bad_recent} bad input message(s) dropped")
+    reasons.extend(warnings)
     if reasons and level == OK:
         level = WARN
     values = [("backend", backend), ("model", model), ("input size", input_size),

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from disdepth_core.floor_fit import MAX_CAMERA_HEIGHT_M
 from disdepth_core.runtime.loader import BACKEND_CHOICES
+from disdepth_core.scale_anchor import ANCHOR_MODES, AnchorSettings
 
 PRECISION_CHOICES = ("fp32", "fp16", "bf16")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -49,6 +51,19 @@ def _device_ok(value: str) -> Optional[str]:
     return f"must be one of {', '.join(DEVICE_CHOICES)} or cuda:N"
 
 
+def _camera_height_ok(value: float) -> Optional[str]:
+    return None if value == 0.0 or 0.0 < value <= MAX_CAMERA_HEIGHT_M else \
+        f"must be > 0 and <= {MAX_CAMERA_HEIGHT_M:g} m (the camera's height above the floor; 0 = not set)"
+
+
+def _fraction_ok(value: float) -> Optional[str]:
+    return None if 0.0 <= value <= 1.0 else "must be in [0, 1]"
+
+
+def _angle_ok(value: float) -> Optional[str]:
+    return None if 0.0 <= value < 90.0 else "must be >= 0 and < 90 degrees (0 = off)"
+
+
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("model_path", "", "Model file (.pt/.onnx/.engine); empty = the bundled demo model." + RELOAD_NOTE, read_only=True),
     ParamSpec("backend", "auto", "Inference backend; auto picks by the model file's extension." + RELOAD_NOTE,
@@ -81,6 +96,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               "0 = auto: the stride that matches the network's output resolution (denser points would be interpolated, "
               "not predicted); 1 = every pixel.", minimum=0),
     ParamSpec("points_rgb", False, "Add packed rgb to the cloud (x,y,z,rgb: point_step 16) instead of x,y,z (point_step 12)."),
+    ParamSpec("flying_pixel_angle", 5.0, "Cloud filter: drop points whose depth jumps towards both neighbours (along a row or "
+              "column) as only a surface seen within this many degrees of the viewing ray would: the interpolated points "
+              "between a foreground and a background. 0 = off.", check=_angle_ok),
+    ParamSpec("max_range", 0.0, "Cloud filter: drop points farther than this from the camera centre (m, Euclidean, like "
+              "Nav2's obstacle_max_range); 0 = no limit beyond max_depth.", minimum=0.0),
+    ParamSpec("min_confidence", 0.3, "Cloud filter: drop points whose confidence (the model's second output, from the "
+              "spread of the bins distributions around the pixel) is below this; 0 = off. Models exported without "
+              "confidence ignore it (logged at start).", check=_fraction_ok),
+    ParamSpec("publish_confidence", False, "Publish depth/confidence: 32FC1 confidence in [0, 1], same size and header as "
+              "depth/image (computed only while someone subscribes)."),
     ParamSpec("publish_color", False, "Publish depth/image_color, a colourised rgb8 depth picture for viewing."),
     ParamSpec("input_qos", "sensor_data", "QoS of the image/camera_info subscriptions: sensor_data (best effort) or reliable. "
               "A reliable subscriber receives NOTHING from a best-effort publisher." + RELOAD_NOTE, choices=QOS_CHOICES, read_only=True),
@@ -95,6 +120,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("mono16_bits", 16, "Significant bits of 16-bit input images (mono16, 16UC1, rgb16, ...): 16 = full range; 10 or "
               "12 for sensors that store 10/12-bit data in 16-bit words, so their white maps to 255 (>> bits-8) instead of "
               "nearly black (>> 8).", minimum=8, check=lambda bits: None if bits <= 16 else "must be 8..16"),
+    ParamSpec("scale_anchor", "none", "Metric scale correction per frame: none; sparse_depth = median ratio to the "
+              "sparse_depth topic (sensor_msgs/Image 32FC1 m or 16UC1 mm registered to the camera image, any resolution of "
+              "the same aspect: a projected 2D LiDAR or ToF, an RGB-D camera); camera_height = fit the floor in the lower "
+              "image part and scale it to camera_height." + RELOAD_NOTE, choices=ANCHOR_MODES, read_only=True),
+    ParamSpec("camera_height", 0.0, "Camera height above the floor in metres, for scale_anchor camera_height (0 = not set).",
+              check=_camera_height_ok),
+    ParamSpec("scale_time_constant", 0.0, "Seconds over which the anchor's scale is smoothed (exponentially, in log scale, "
+              "by image stamps); 0 = every frame uses its own estimate.", minimum=0.0),
+    ParamSpec("scale_max_age", 0.5, "A sparse_depth message stamped further than this many seconds from the image is stale "
+              "and not used.", check=lambda v: None if v > 0 else "must be > 0"),
+    ParamSpec("scale_hold", 2.0, "Seconds the last good scale stays in use while the anchor is stale, missing or unusable "
+              "(WARN on /diagnostics); after that depth is published without correction (scale 1).", minimum=0.0),
+    ParamSpec("scale_min_points", 20, "Fewest consistent sparse_depth points (after outlier rejection) for a scale estimate.",
+              minimum=1),
     ParamSpec("use_compressed", False, "Subscribe image/compressed (sensor_msgs/CompressedImage, JPEG/PNG) instead of image."
               + RELOAD_NOTE, read_only=True),
     ParamSpec("diagnostics_period", 1.0, "Seconds between /diagnostics messages." + RELOAD_NOTE, minimum=0.05, read_only=True),
@@ -143,7 +182,17 @@ def validate_all(values: dict[str, Any]) -> list[str]:
         problems.append(f"min_depth ({lo}) must be below max_depth ({hi})")
     if bool(values.get("input_height")) != bool(values.get("input_width")):
         problems.append("input_height and input_width must both be 0 (model default) or both be set")
+    if values.get("scale_anchor") == "camera_height" and not values.get("camera_height"):
+        problems.append(f"scale_anchor camera_height needs camera_height: the camera's height above the floor in metres "
+                        f"(> 0 and <= {MAX_CAMERA_HEIGHT_M:g})")
     return problems
+
+
+def anchor_settings(values: dict[str, Any]) -> AnchorSettings:
+    """The scale anchor's settings from the node's parameter values (the same dataclass bag-eval fills)."""
+    return AnchorSettings(mode=values.get("scale_anchor", "none"), time_constant=float(values.get("scale_time_constant", 0.0)),
+                          max_age=float(values.get("scale_max_age", 0.5)), hold=float(values.get("scale_hold", 2.0)),
+                          min_points=int(values.get("scale_min_points", 20)), camera_height=float(values.get("camera_height", 0.0)))
 
 
 def runtime_options(values: dict[str, Any]) -> dict[str, Any]:

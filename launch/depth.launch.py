@@ -3,8 +3,9 @@
 Parameters come from ``params_file`` (default: the package's config/depth.yaml); the
 ``model_path``/``backend`` arguments override it only when given (empty = keep the file's
 value), so a model configured in your own YAML is not silently replaced. The node subscribes
-``image`` (or ``image/compressed`` with use_compressed) and ``camera_info``, remapped here;
-outputs keep their names (``depth/image``, ``depth/points``...) inside ``namespace``.
+``image`` (or ``image/compressed`` with use_compressed), ``camera_info`` and (with
+``scale_anchor: sparse_depth``) ``sparse_depth``, remapped here; outputs keep their names
+(``depth/image``, ``depth/points``...) inside ``namespace``.
 """
 
 import os
@@ -38,6 +39,7 @@ def _depth_node(context, *args, **kwargs):
                 ("image", image),
                 ("camera_info", LaunchConfiguration("camera_info").perform(context)),
                 ("image/compressed", image + "/compressed"),
+                ("sparse_depth", LaunchConfiguration("sparse_depth").perform(context)),
             ],
         )
     ]
@@ -50,6 +52,8 @@ def generate_launch_description():
         DeclareLaunchArgument("backend", default_value="", description="auto, tensorrt, onnxruntime or torch; empty = the params file's value"),
         DeclareLaunchArgument("image", default_value="/camera/image_raw", description="camera image topic"),
         DeclareLaunchArgument("camera_info", default_value="/camera/camera_info", description="camera_info topic"),
+        DeclareLaunchArgument("sparse_depth", default_value="sparse_depth",
+                              description="sparse depth topic for scale_anchor sparse_depth (32FC1 m / 16UC1 mm, registered)"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
         DeclareLaunchArgument("params_file", default_value=default_params, description="ROS parameters YAML file"),
         OpaqueFunction(function=_depth_node),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +21,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 TORCH_INSTALLED = importlib.util.find_spec("torch") is not None
+
+# The fast CPU path caches the ONNX it exports from a checkpoint (disdepth_core.export.cpu_fast_path):
+# one cache per test session instead of the user's ~/.cache, shared with node subprocesses through the
+# environment, so a checkpoint is exported once per session however many tests load it.
+_OWN_CACHE = None if os.environ.get("DISDEPTH_CACHE_DIR") else tempfile.mkdtemp(prefix="disdepth-test-cache-")
+if _OWN_CACHE:
+    os.environ["DISDEPTH_CACHE_DIR"] = _OWN_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 
 def pytest_ignore_collect(collection_path: Path, config) -> Optional[bool]:

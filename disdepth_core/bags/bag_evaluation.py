@@ -6,10 +6,18 @@ deserialise and decode (the node's decoders) -> predict (the node's pipeline via
 frame (undecodable, wrong size, unreadable header) is skipped and counted with its reason; the
 run goes on. Stage times are kept so the report (and ``benchmarks/bench_bag_eval.py``) can show
 that evaluation is bounded by inference.
+
+With a scale anchor (``--sparse-depth-topic`` or ``--camera-height``) every model gets its own
+:class:`~disdepth_core.scale_anchor.ScaleTracker` driven exactly as the node drives its own (the
+node's default settings, image stamps, the latest sparse message recorded before each image), so
+the metrics are what the node would publish; the unanchored metrics of the same inferences are
+kept beside them (the evaluation depth is unbounded, so dividing by the frame's scale is exact).
+Models with a confidence output also get the confidence sparsification curve.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +32,8 @@ from disdepth_core import image_decoding
 from disdepth_core.evaluation import EvalProtocol, Predictor
 from disdepth_core.geometry import as_intrinsics
 from disdepth_core.pipeline import FramePipeline, FrameResult, PipelineConfig
+from disdepth_core.scale_anchor import AnchorSettings, ScaleTracker, SparseSample, anchor_frame, sparse_from_message
+from disdepth_core.sparsification import SparsificationAccumulator, frame_sparsification
 
 from .pairing import PairedFrame, StampPairer
 from .prefetch import prefetched
@@ -51,6 +61,8 @@ class BagEvalOptions:
     write_bag: Optional[str] = None
     write_storage: Optional[str] = None  # None: the input bag's storage
     progress: bool = True
+    sparse_topic: Optional[str] = None  # the scale anchor's sparse depth (sensor_msgs/Image, 32FC1 m / 16UC1 mm)
+    anchor: AnchorSettings = field(default_factory=AnchorSettings)  # mode none unless a sparse topic or camera height
 
 
 @dataclass
@@ -65,6 +77,11 @@ class ModelResult:
     inference_ms: list[float] = field(default_factory=list)
     median_depth: list[float] = field(default_factory=list)
     valid_fraction: list[float] = field(default_factory=list)
+    tracker: Optional[ScaleTracker] = None  # the model's scale anchor (None: no anchor)
+    unanchored: Any = None  # accumulator of the same predictions without the anchor's scale
+    scales: list[tuple[float, str]] = field(default_factory=list)  # per frame: (scale, source)
+    scale_problems: Counter = field(default_factory=Counter)
+    sparsification: SparsificationAccumulator = field(default_factory=SparsificationAccumulator)
 
 
 @dataclass
@@ -91,6 +108,7 @@ class BagEvalResult:
     rejected_info: Counter = field(default_factory=Counter)  # camera_info messages not used, by reason
     without_camera: int = 0  # evaluated frames with no valid camera_info before them (no focal rescale, no cloud)
     gt_without_valid_pixels: int = 0  # paired ground truth with no pixel the protocol scores (all NaN/inf/0/out of range)
+    rejected_sparse: Counter = field(default_factory=Counter)  # sparse depth messages not used, by reason
 
 
 def _depth_stats(depth: np.ndarray) -> tuple[float, float]:
@@ -127,8 +145,14 @@ def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], opti
             bag.require_topic(options.depth_topic, (IMAGE_TYPE,), "ground-truth depth")
         if options.info_topic:
             bag.require_topic(options.info_topic, (CAMERA_INFO_TYPE,), "camera_info")
+        if options.sparse_topic:
+            bag.require_topic(options.sparse_topic, (IMAGE_TYPE,), "sparse depth")
+        anchored = options.anchor.mode != "none"
         result = BagEvalResult(str(bag_path), bag.storage, options, protocol,
-                               [ModelResult(label, predictor, protocol.accumulator()) for label, predictor in models])
+                               [ModelResult(label, predictor, protocol.accumulator(),
+                                            tracker=ScaleTracker(options.anchor) if anchored else None,
+                                            unanchored=protocol.accumulator() if anchored else None)
+                                for label, predictor in models])
         total = bag.counts.get(options.image_topic, 0)
         if total == 0:  # before any output is opened: an empty report would look like a result
             raise BagError(f"nothing to evaluate: image topic {options.image_topic} of bag {bag_path} holds no message")
@@ -143,6 +167,7 @@ def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], opti
                 writer.close()
     result.wall_s = time.perf_counter() - start
     _add_warnings(result)
+    _add_anchor_warnings(result)
     return result
 
 
@@ -162,6 +187,8 @@ class _Decoded:
     gt: Optional[np.ndarray] = None
     skip: Optional[str] = None
     decode_s: float = 0.0
+    sparse: Optional[SparseSample] = None
+    sparse_problem: Optional[str] = None  # the paired sparse message could not be used (the frame still is)
 
 
 def _decode(bag: BagReader, frame: PairedFrame, image_type: str) -> _Decoded:
@@ -182,16 +209,26 @@ def _decode(bag: BagReader, frame: PairedFrame, image_type: str) -> _Decoded:
         if gt.shape != rgb.shape[:2]:
             return _Decoded(frame, skip=f"image {rgb.shape[1]}x{rgb.shape[0]} and ground truth {gt.shape[1]}x{gt.shape[0]} "
                                         "differ in size")
-    return _Decoded(frame, msg, rgb, gt, decode_s=time.perf_counter() - t0)
+    decoded = _Decoded(frame, msg, rgb, gt)
+    if frame.sparse is not None:
+        try:
+            sparse_msg = bag.deserialize(frame.sparse)
+            decoded.sparse = SparseSample(sparse_from_message(sparse_msg), int(sparse_msg.header.stamp.sec) * 1_000_000_000
+                                          + int(sparse_msg.header.stamp.nanosec))
+        except (BagError, image_decoding.BadMessageError) as err:
+            decoded.sparse_problem = str(err)
+    decoded.decode_s = time.perf_counter() - t0
+    return decoded
 
 
 def _decoded_frames(bag: BagReader, result: BagEvalResult, image_type: str, writer) -> Iterator[_Decoded]:
     """Read -> pair -> decode, in recording order (``read`` and ``decode`` stage times recorded)."""
     options = result.options
     pairer = StampPairer(options.image_topic, options.depth_topic, options.info_topic, options.max_dt,
-                         info_decoder=bag.deserialize if options.info_topic else None)
+                         info_decoder=bag.deserialize if options.info_topic else None, sparse_topic=options.sparse_topic)
     result.rejected_info = pairer.rejected_info  # filled as the bag is read
-    topics = None if writer is not None else [t for t in (options.image_topic, options.depth_topic, options.info_topic) if t]
+    topics = None if writer is not None else [t for t in (options.image_topic, options.depth_topic, options.info_topic,
+                                                          options.sparse_topic) if t]
     stage = result.stage_s
     messages = bag.messages(topics)
     produced = 0
@@ -257,16 +294,23 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
     result.without_camera += int(K is None)
     row = {"index": frame.index, "stamp_ns": frame.stamp_ns, "gt_dt_ms": None if frame.depth_dt_ns is None else frame.depth_dt_ns / 1e6,
            "decode_ms": decoded.decode_s * 1e3, "has_gt": False}
+    if decoded.sparse_problem:
+        result.rejected_sparse[decoded.sparse_problem] += 1
     results = []
     for model in result.models:
+        anchor = None
+        if model.tracker is not None:
+            anchor = functools.partial(anchor_frame, model.tracker, frame.stamp_ns, decoded.sparse,
+                                       sparse_problem=decoded.sparse_problem or "")
         t1 = time.perf_counter()
-        predicted = model.predictor.predict_result(rgb, K, K_size)
+        predicted = model.predictor.predict_result(rgb, K, K_size, anchor)
         t2 = time.perf_counter()
         pred, timings = predicted.depth, predicted.timings
         stage["predict"] += t2 - t1
         stage["inference"] += timings.get("inference", 0.0)
         counted = model.accumulator.update(pred, gt) if gt is not None else []  # empty GT mask: skipped, counted
         metrics = counted[0] if counted else None
+        _score_extras(result, model, predicted, gt)
         median, fraction = _depth_stats(pred)
         stage["metrics"] += time.perf_counter() - t2
         model.metrics.append(metrics)
@@ -289,6 +333,21 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
         result.written += 1
         result.written_with_camera += int(with_camera)
         stage["write"] += time.perf_counter() - t3
+
+
+def _score_extras(result: BagEvalResult, model: ModelResult, predicted: FrameResult, gt: Optional[np.ndarray]) -> None:
+    """The scale anchor's decision and unanchored metrics, and the confidence sparsification, of one frame."""
+    protocol = result.protocol
+    if model.tracker is not None:
+        decision = predicted.scale
+        model.scales.append((decision.scale, decision.source))
+        if decision.problem:
+            model.scale_problems[decision.problem.split(";")[0]] += 1
+        if gt is not None:
+            model.unanchored.update(predicted.depth / np.float32(decision.scale), gt)
+    if gt is not None and predicted.confidence is not None:
+        model.sparsification.add(frame_sparsification(predicted.depth, gt, predicted.confidence, protocol.min_depth,
+                                                      protocol.max_depth, protocol.crop))
 
 
 def _sample(rgb: np.ndarray, gt: Optional[np.ndarray], preds: list[np.ndarray], frame: PairedFrame) -> dict[str, Any]:
@@ -323,6 +382,20 @@ def _write_outputs(writer, image_msg: Any, frame: PairedFrame, predicted: FrameR
                    factory.cloud_message(cloud_layout(published.points, NODE_OUTPUTS.points_rgb), header), time_ns)
         return True
     return False
+
+
+def _add_anchor_warnings(result: BagEvalResult) -> None:
+    """The scale anchor's fallbacks and refused sparse messages, and models without confidence, one line each."""
+    topic = result.options.sparse_topic
+    for reason, count in result.rejected_sparse.most_common():
+        result.warnings.append(f"ignored {count} sparse depth message(s) on {topic}: {reason}")
+    for model in result.models:
+        for reason, count in model.scale_problems.most_common(5):
+            result.warnings.append(f"{model.label}: scale anchor fell back on {count} frame(s): {reason}")
+        if not model.predictor.runtime.has_confidence:
+            from disdepth_core.runtime.base import NO_CONFIDENCE_NOTE
+
+            result.warnings.append(f"{model.label} {NO_CONFIDENCE_NOTE}")
 
 
 def _add_warnings(result: BagEvalResult) -> None:

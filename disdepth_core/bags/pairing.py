@@ -7,6 +7,8 @@ tolerance) has been read; only a small window of depth messages is kept (raw CDR
 deserialised), whatever the bag's length. Camera intrinsics are the latest *valid* camera_info
 read before the image: an unusable one (bad K, zero size; the node's rule,
 :func:`disdepth_core.pipeline.camera_info_problem`) is rejected and counted, as the node does.
+A sparse depth topic (the scale anchor's) pairs like ground truth, by the nearest stamp, without
+a tolerance: how old is too old is the anchor's rule (``scale_max_age``), applied later.
 """
 
 from __future__ import annotations
@@ -35,21 +37,59 @@ class PairedFrame:
     depth_dt_ns: Optional[int]
     camera_info: Any
     stamp_error: Optional[str] = None  # unreadable header: the frame is skipped and counted
+    sparse: Optional[BagMessage] = None  # the sparse depth message nearest in stamp (raw), if a sparse topic is read
+
+
+class _StampWindow:
+    """Messages of one stamped stream, sorted by stamp, kept only while an image may still pair with them."""
+
+    def __init__(self) -> None:
+        self.stamps: list[int] = []
+        self.messages: list[BagMessage] = []
+
+    def add(self, stamp: int, message: BagMessage) -> None:
+        position = bisect.bisect_right(self.stamps, stamp)
+        self.stamps.insert(position, stamp)
+        self.messages.insert(position, message)
+
+    def reached(self, stamp: int) -> bool:
+        """A message stamped at or after ``stamp`` was read: no later one can be nearer."""
+        return bool(self.stamps) and self.stamps[-1] >= stamp
+
+    def nearest(self, stamp: int, max_dt_ns: Optional[int]) -> tuple[Optional[BagMessage], Optional[int]]:
+        """The message nearest ``stamp`` and its distance; (None, distance) beyond ``max_dt_ns`` (None: no limit)."""
+        position = bisect.bisect_left(self.stamps, stamp)
+        best = None
+        for candidate in (position - 1, position):
+            if 0 <= candidate < len(self.stamps):
+                dt = abs(self.stamps[candidate] - stamp)
+                if best is None or dt < best[1]:
+                    best = (candidate, dt)
+        if best is None or (max_dt_ns is not None and best[1] > max_dt_ns):
+            return None, (best[1] if best else None)
+        return self.messages[best[0]], best[1]
+
+    def prune(self, oldest_stamp: int) -> None:
+        """Drop messages older than ``oldest_stamp`` except the last one before it."""
+        cut = bisect.bisect_left(self.stamps, oldest_stamp) - 1
+        if cut > 0:
+            del self.stamps[:cut]
+            del self.messages[:cut]
 
 
 class StampPairer:
     """Feed messages with :meth:`push`; settled frames come out of :meth:`push` and :meth:`finish`."""
 
     def __init__(self, image_topic: str, depth_topic: Optional[str], info_topic: Optional[str], max_dt_s: float,
-                 info_decoder=None) -> None:
+                 info_decoder=None, sparse_topic: Optional[str] = None) -> None:
         if max_dt_s < 0:
             raise ValueError(f"--max-dt must be >= 0 seconds, got {max_dt_s}")
-        self.image_topic, self.depth_topic, self.info_topic = image_topic, depth_topic, info_topic
+        self.image_topic, self.depth_topic, self.info_topic, self.sparse_topic = image_topic, depth_topic, info_topic, sparse_topic
         self.max_dt_ns = int(round(max_dt_s * 1e9))
         self.info_decoder = info_decoder
         self._pending: deque[tuple[int, int, BagMessage, Any, Optional[str]]] = deque()
-        self._depth_stamps: list[int] = []
-        self._depth_msgs: list[BagMessage] = []
+        self._depth = _StampWindow()
+        self._sparse = _StampWindow()
         self._info: Any = None
         self._count = 0
         self._latest_log_ns = 0
@@ -73,13 +113,13 @@ class StampPairer:
             stamp, error = self._stamp(message)
             self._pending.append((self._count, stamp, message, self._info, error))
             self._count += 1
-        elif message.topic == self.depth_topic:
+        elif message.topic in (self.depth_topic, self.sparse_topic):
             stamp, error = self._stamp(message)
-            if error is None:
-                position = bisect.bisect_right(self._depth_stamps, stamp)
-                self._depth_stamps.insert(position, stamp)
-                self._depth_msgs.insert(position, message)
+            if error is None and message.topic == self.depth_topic:
+                self._depth.add(stamp, message)
                 self.depth_seen += 1
+            elif error is None:
+                self._sparse.add(stamp, message)
         yield from self._settle(final=False)
 
     def finish(self) -> Iterator[PairedFrame]:
@@ -96,37 +136,21 @@ class StampPairer:
     def _settle(self, final: bool) -> Iterator[PairedFrame]:
         while self._pending:
             index, stamp, message, info, error = self._pending[0]
-            if not final and self.depth_topic and error is None and not self._settled(stamp, message.log_time_ns):
-                return  # a closer depth message may still come
+            if not final and error is None and not self._settled(stamp, message.log_time_ns):
+                return  # a closer depth (or sparse depth) message may still come
             self._pending.popleft()
-            depth, dt = (None, None) if error else self._nearest(stamp)
-            yield PairedFrame(index, stamp, message, depth, dt, info, error)
-            self._prune(self._pending[0][1] if self._pending else stamp)
+            depth, dt = (None, None) if error or not self.depth_topic else self._depth.nearest(stamp, self.max_dt_ns)
+            sparse = None if error or not self.sparse_topic else self._sparse.nearest(stamp, None)[0]
+            yield PairedFrame(index, stamp, message, depth, dt, info, error, sparse)
+            oldest = self._pending[0][1] if self._pending else stamp
+            self._depth.prune(oldest - self.max_dt_ns)  # keep one before: it may be the nearest
+            self._sparse.prune(oldest)
 
     def _settled(self, stamp: int, log_time_ns: int) -> bool:
-        """True once no later depth message can be nearer: one stamped at/after ``stamp`` was
-        read, or the recording (its own clock) has moved well past the image (a stopped stream)."""
-        if self._depth_stamps and self._depth_stamps[-1] >= stamp:
+        """True once no later depth (or sparse depth) message can be nearer: one stamped at/after ``stamp``
+        was read on each stream, or the recording (its own clock) has moved well past the image (a
+        stopped stream)."""
+        streams = [window for topic, window in ((self.depth_topic, self._depth), (self.sparse_topic, self._sparse)) if topic]
+        if all(window.reached(stamp) for window in streams):
             return True
         return self._latest_log_ns > log_time_ns + self.max_dt_ns + SETTLE_SLACK_NS
-
-    def _nearest(self, stamp: int) -> tuple[Optional[BagMessage], Optional[int]]:
-        if not self.depth_topic or not self._depth_stamps:
-            return None, None
-        position = bisect.bisect_left(self._depth_stamps, stamp)
-        best = None
-        for candidate in (position - 1, position):
-            if 0 <= candidate < len(self._depth_stamps):
-                dt = abs(self._depth_stamps[candidate] - stamp)
-                if best is None or dt < best[1]:
-                    best = (candidate, dt)
-        if best is None or best[1] > self.max_dt_ns:
-            return None, (best[1] if best else None)
-        return self._depth_msgs[best[0]], best[1]
-
-    def _prune(self, oldest_pending: int) -> None:
-        """Drop depth messages too old to pair with any image still to come (keep one before)."""
-        cut = bisect.bisect_left(self._depth_stamps, oldest_pending - self.max_dt_ns) - 1
-        if cut > 0:
-            del self._depth_stamps[:cut]
-            del self._depth_msgs[:cut]

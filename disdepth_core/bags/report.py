@@ -130,6 +130,46 @@ def _charts(result: BagEvalResult) -> str:
     return '<div class="charts">' + "".join(parts) + "</div>"
 
 
+def _anchor_section(result: BagEvalResult, data: dict[str, Any]) -> str:
+    """The scale anchor: settings, anchored vs unanchored accuracy, the scale over time (empty without an anchor)."""
+    anchor = data["anchor"]
+    if anchor["mode"] == "none":
+        return ""
+    source = anchor["sparse_depth_topic"] if anchor["mode"] == "sparse_depth" else f"camera height {anchor['camera_height_m']:g} m"
+    rows = []
+    for model in data["models"]:
+        scale = model["scale"]
+        for label, metrics in (("anchored", model["metrics"]), ("unanchored", model.get("unanchored_metrics") or {})):
+            cells = "".join(f"<td>{metrics[name]:.4f}</td>" if name in metrics else "<td>-</td>" for name in ("abs_rel", "rmse", "d1"))
+            rows.append(f'<tr><td class="l">{html.escape(model["label"])}</td><td class="l">{label}</td>{cells}'
+                        f'<td class="l">{html.escape(", ".join(f"{k} {v}" for k, v in scale["frames_by_source"].items()))}</td>'
+                        f'<td>{scale.get("p50", float("nan")):.3f}</td></tr>')
+    table = ("<table><tr><th class='l'>model</th><th class='l'>depth</th><th>abs_rel</th><th>rmse</th><th>d1</th>"
+             "<th class='l'>frames by scale source</th><th>median scale</th></tr>" + "".join(rows) + "</table>")
+    times = [(f["stamp_ns"] - result.frames[0]["stamp_ns"]) / 1e9 for f in result.frames] if result.frames else []
+    chart = charts.line_chart("anchor scale over time", times, {m.label: [s for s, _ in m.scales] for m in result.models},
+                              "time since first frame (s)", "scale")
+    return (f"<h2>Metric scale anchor: {html.escape(anchor['mode'])} ({html.escape(str(source))})</h2>"
+            f'<p class="meta">time constant {anchor["time_constant_s"]:g} s, max age {anchor["max_age_s"]:g} s, hold '
+            f'{anchor["hold_s"]:g} s, min points {anchor["min_points"]} (the node\'s defaults)</p>{table}<div class="charts">{chart}</div>')
+
+
+def _sparsification_section(data: dict[str, Any]) -> str:
+    """abs_rel over the most confident fraction of each frame's pixels: a flat curve means a useless confidence."""
+    curves = {m["label"]: m["confidence_sparsification"] for m in data["models"] if m.get("confidence_sparsification")}
+    if not curves:
+        return ""
+    coverages = [point["coverage"] for point in next(iter(curves.values()))]
+    chart = charts.line_chart("confidence sparsification", coverages,
+                              {label: [p["abs_rel"] for p in curve] for label, curve in curves.items()},
+                              "coverage (most confident fraction of each frame's pixels)", "abs_rel")
+    head = "".join(f"<th>{c:g}</th>" for c in coverages)
+    rows = "".join(f'<tr><td class="l">{html.escape(label)}</td>' + "".join(f"<td>{p['abs_rel']:.4f}</td>" for p in curve) + "</tr>"
+                   for label, curve in curves.items())
+    return (f"<h2>Confidence sparsification</h2><table><tr><th class='l'>model / coverage</th>{head}</tr>{rows}</table>"
+            f'<div class="charts">{chart}</div>')
+
+
 def _sample_grid(result: BagEvalResult) -> str:
     if not result.samples:
         return '<p class="meta">No frame to show.</p>'
@@ -183,6 +223,8 @@ def render_html(result: BagEvalResult, data: dict[str, Any]) -> str:
 {warnings}
 <h2>Settings</h2><table>{settings_html}</table>
 <h2>Accuracy (all frames with ground truth)</h2>{_metrics_table(data)}
+{_anchor_section(result, data)}
+{_sparsification_section(data)}
 <h2>Latency and depth statistics</h2>{_latency_table(data)}
 <h2>Plots</h2>{_charts(result)}
 <h2>Sample frames</h2>{_sample_grid(result)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,13 @@ def summary(result: BagEvalResult) -> dict[str, Any]:
     for model in result.models:
         medians = np.asarray([m for m in model.median_depth if np.isfinite(m)])
         # Metrics only when some frame was scored: no NaN placeholders in metrics.json.
-        overall = model.accumulator.compute() if result.options.depth_topic and model.accumulator.n_images else {}
-        models.append({"label": model.label, **model.predictor.describe(), "metrics": overall,
+        scored = bool(result.options.depth_topic and model.accumulator.n_images)
+        overall = model.accumulator.compute() if scored else {}
+        extras = {"confidence_sparsification": model.sparsification.compute()}
+        if model.tracker is not None:
+            extras["unanchored_metrics"] = model.unanchored.compute() if scored and model.unanchored.n_images else {}
+            extras["scale"] = scale_summary(model.scales)
+        models.append({"label": model.label, **model.predictor.describe(), "metrics": overall, **extras,
                        "latency_ms": latency(model.latency_ms), "inference_ms": latency(model.inference_ms),
                        "depth_stats": {"median_of_frame_medians_m": float(np.median(medians)) if medians.size else None,
                                        "p5_frame_median_m": float(np.percentile(medians, 5)) if medians.size else None,
@@ -47,9 +53,30 @@ def summary(result: BagEvalResult) -> dict[str, Any]:
         if options.info_topic else None,
         "models": models,
         "metrics": models[0]["metrics"],
+        "anchor": anchor_summary(result),
+        "confidence_sparsification": models[0]["confidence_sparsification"],
         "stage_seconds": {k: round(v, 4) for k, v in result.stage_s.items()}, "wall_seconds": round(result.wall_s, 3),
         "warnings": list(result.warnings),
     }
+
+
+def scale_summary(scales: list[tuple[float, str]]) -> dict[str, Any]:
+    """The anchor's scales over the run: how many frames each source gave, and their spread."""
+    values = np.asarray([scale for scale, _ in scales], dtype=np.float64)
+    sources = Counter(source for _, source in scales)
+    stats = {f"p{q}": float(np.percentile(values, q)) for q in (5, 50, 95)} if values.size else {}
+    return {"frames_by_source": dict(sources), **stats}
+
+
+def anchor_summary(result: BagEvalResult) -> dict[str, Any]:
+    """metrics.json's ``anchor``: the mode and its settings (the node's defaults); ``metrics`` are the anchored ones."""
+    settings = result.options.anchor
+    if settings.mode == "none":
+        return {"mode": "none"}
+    return {"mode": settings.mode, "sparse_depth_topic": result.options.sparse_topic,
+            "camera_height_m": settings.camera_height or None, "time_constant_s": settings.time_constant,
+            "max_age_s": settings.max_age, "hold_s": settings.hold, "min_points": settings.min_points,
+            "metrics": "anchored (unanchored_metrics: the same inferences without the scale)"}
 
 
 def frame_rows(result: BagEvalResult) -> tuple[list[str], list[list[Any]]]:
@@ -59,6 +86,8 @@ def frame_rows(result: BagEvalResult) -> tuple[list[str], list[list[Any]]]:
         prefix = "" if len(result.models) == 1 else f"{model.label}:"
         header += [prefix + name for name in METRIC_NAMES] + [prefix + "latency_ms", prefix + "inference_ms",
                                                               prefix + "median_depth_m", prefix + "valid_fraction"]
+        if model.tracker is not None:
+            header += [prefix + "scale", prefix + "scale_source"]
     rows = []
     for i, frame in enumerate(result.frames):
         row: list[Any] = [frame["index"], f"{frame['stamp_ns'] / 1e9:.9f}",
@@ -68,5 +97,7 @@ def frame_rows(result: BagEvalResult) -> tuple[list[str], list[list[Any]]]:
             row += ["" if metrics is None else f"{metrics[name]:.6f}" for name in METRIC_NAMES]
             row += [f"{model.latency_ms[i]:.3f}", f"{model.inference_ms[i]:.3f}", f"{model.median_depth[i]:.4f}",
                     f"{model.valid_fraction[i]:.4f}"]
+            if model.tracker is not None:
+                row += [f"{model.scales[i][0]:.5f}", model.scales[i][1]]
         rows.append(row)
     return header, rows

@@ -2,7 +2,9 @@
 
 Topics (a 10 Hz camera): ``/camera/color/image_raw`` (rgb8), ``/camera/color/image_raw/compressed``
 (JPEG, quality 95: the same bytes as the NYU-format dataset's files), ``/camera/color/camera_info``
-and ``/camera/depth/image_raw`` (16UC1 millimetres like real RGB-D drivers, or 32FC1 metres). The
+and ``/camera/depth/image_raw`` (16UC1 millimetres like real RGB-D drivers, or 32FC1 metres), and with
+``sparse_band`` ``/scan/depth`` (a 2D LiDAR simulated from the ground truth and projected into the
+camera, 16UC1: :mod:`disdepth_core.sparse_simulation`, the scale anchor's input). The
 frames are those of ``disdepth synth``'s test split for the same seed, size and scene length, so
 ``disdepth eval`` on the dataset and ``disdepth bag-eval`` on the bag score the same pixels.
 """
@@ -24,6 +26,7 @@ IMAGE_TOPIC = "/camera/color/image_raw"
 COMPRESSED_TOPIC = IMAGE_TOPIC + "/compressed"
 INFO_TOPIC = "/camera/color/camera_info"
 DEPTH_TOPIC = "/camera/depth/image_raw"
+SPARSE_TOPIC = "/scan/depth"
 FRAME_ID = "camera_color_optical_frame"
 START_NS = 1_700_000_000 * 1_000_000_000
 JPEG_QUALITY = 95
@@ -32,7 +35,7 @@ JPEG_QUALITY = 95
 def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, seed: int = 0, height: Optional[int] = None,
                         width: Optional[int] = None, frames_per_scene: int = 10, storage: str = "sqlite3",
                         rate_hz: float = 10.0, depth_encoding: str = "16UC1", progress: bool = True,
-                        layouts: str = "rooms") -> Path:
+                        layouts: str = "rooms", sparse_band: bool = False) -> Path:
     """Render ``frames`` test-split frames and write them; returns the bag path."""
     from disdepth_core.synthetic.render import render_scene, resolve_size
     from disdepth_core.synthetic.scene_builder import build_scene
@@ -68,6 +71,10 @@ def write_synthetic_bag(out: str | Path, kind: str = "nyu", frames: int = 20, se
                 writer.add(COMPRESSED_TOPIC, COMPRESSED_TYPE, factory.compressed(jpeg.tobytes(), "rgb8; jpeg compressed bgr8", header), stamp)
                 gt_header = factory.header(stamp, "camera_depth_optical_frame")
                 writer.add(DEPTH_TOPIC, IMAGE_TYPE, factory.depth_image(depth, gt_header, depth_encoding), stamp)
+                if sparse_band:
+                    from disdepth_core.sparse_simulation import lidar_band_millimetres
+
+                    writer.add(SPARSE_TOPIC, IMAGE_TYPE, factory.image(lidar_band_millimetres(depth), "16UC1", header), stamp)
                 written += 1
                 bar.update(1)
             if written >= frames:

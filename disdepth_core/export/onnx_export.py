@@ -21,7 +21,7 @@ import numpy as np
 
 from disdepth_core.runtime.artifact import LAYOUT_NCHW_FLOAT, LAYOUT_NHWC_UINT8, ModelMetadata
 
-from disdepth_core.runtime.artifact import INPUT_NAME, OUTPUT_NAME, embed_onnx_metadata
+from disdepth_core.runtime.artifact import CONFIDENCE_NAME, INPUT_NAME, OUTPUT_NAME, embed_onnx_metadata
 
 DEFAULT_OPSET = 17  # highest opset TensorRT 8.6 (JetPack 5) parses fully
 MIN_OPSET = 11  # opsets 9-10 cannot express the bins head (measured with torch 2.x), <= 8 lack expand/resize
@@ -63,6 +63,26 @@ class ExportResult:
     seconds: float
 
 
+def with_confidence(model: Any) -> Any:
+    """``model`` as a module whose forward returns ``(depth, confidence)``: the two graph outputs.
+
+    The confidence is computed from the bins distributions inside the graph
+    (:func:`disdepth_core.models.heads.depth_confidence`), so every runtime returns it in the
+    same pass as the depth.
+    """
+    from torch import nn
+
+    class DepthAndConfidence(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, image: Any) -> Any:
+            return self.model.forward_with_confidence(image)
+
+    return DepthAndConfidence().eval()
+
+
 def make_uint8_wrapper(model: Any, mean: tuple[float, ...], std: tuple[float, ...]) -> Any:
     """Wrap ``model`` so it takes uint8 NHWC RGB and normalises inside the graph.
 
@@ -81,7 +101,7 @@ def make_uint8_wrapper(model: Any, mean: tuple[float, ...], std: tuple[float, ..
             self.register_buffer("scale", scale)
             self.register_buffer("offset", offset)
 
-        def forward(self, image: torch.Tensor) -> torch.Tensor:
+        def forward(self, image: torch.Tensor) -> Any:
             x = image.float().permute(0, 3, 1, 2)  # Cast first: TensorRT rejects UINT8 intermediate tensors
             return self.model(x * self.scale + self.offset)
 
@@ -99,22 +119,37 @@ def random_input(metadata: ModelMetadata, height: int, width: int, seed: int = 0
 
 
 def compare_outputs(onnx_path: str | Path, torch_model: Any, metadata: ModelMetadata, sizes: list[tuple[int, int]]) -> ExportCheck:
-    """Run ORT (CPU) and PyTorch on the same random input at each size; report worst diffs."""
+    """Run ORT (CPU) and PyTorch on the same random input at each size; report worst diffs.
+
+    ``torch_model`` returns depth, or ``(depth, confidence)`` for a two-output export; the
+    confidence (in [0, 1]) is held to the same tolerances as depth expressed per metre of range
+    (``atol / max_depth`` absolute), so a graph whose second output drifted fails the export too.
+    """
     import onnxruntime as ort
     import torch
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
     check = ExportCheck(0.0, 0.0, ABS_TOLERANCE_PER_METRE * metadata.max_depth, REL_TOLERANCE, list(sizes))
     for index, (height, width) in enumerate(sizes):
         batch = random_input(metadata, height, width, seed=index)
-        ours = session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+        ours = session.run(names, {INPUT_NAME: batch})
         with torch.inference_mode():
-            reference = torch_model(torch.from_numpy(batch)).numpy()
-        if ours.shape != reference.shape:
-            raise ExportCheckError(f"{onnx_path}: ONNX output shape {ours.shape} != PyTorch {reference.shape} at {height}x{width}")
-        diff = np.abs(ours.astype(np.float64) - reference)
-        check.max_abs = max(check.max_abs, float(diff.max()))
-        check.max_rel = max(check.max_rel, float((diff / np.maximum(np.abs(reference), metadata.min_depth)).max()))
+            reference = torch_model(torch.from_numpy(batch))
+        reference = [t.numpy() for t in reference] if isinstance(reference, (tuple, list)) else [reference.numpy()]
+        if len(ours) != len(reference):
+            raise ExportCheckError(f"{onnx_path}: ONNX has {len(ours)} outputs ({', '.join(names)}), PyTorch {len(reference)}")
+        for name, got, expected in zip(names, ours, reference):
+            if got.shape != expected.shape:
+                raise ExportCheckError(f"{onnx_path}: ONNX output {name!r} shape {got.shape} != PyTorch {expected.shape} "
+                                       f"at {height}x{width}")
+            diff = np.abs(got.astype(np.float64) - expected)
+            if name == CONFIDENCE_NAME:  # in [0, 1]: compare as if it were depth over the range
+                diff = diff * metadata.max_depth
+                check.max_abs = max(check.max_abs, float(diff.max()))
+                continue
+            check.max_abs = max(check.max_abs, float(diff.max()))
+            check.max_rel = max(check.max_rel, float((diff / np.maximum(np.abs(expected), metadata.min_depth)).max()))
     return check
 
 
@@ -135,23 +170,27 @@ def simplify_onnx(model: Any, log: Callable[[str], None] = print) -> tuple[Any, 
 
 
 def _fix_output_shape(model: Any, metadata: ModelMetadata) -> None:
-    """Name the output dims ``[1,1,H,W]`` (the tracer leaves opaque symbols for batch/channel)."""
-    dims = model.graph.output[0].type.tensor_type.shape.dim
+    """Name every output's dims ``[1,1,H,W]`` (the tracer leaves opaque symbols for batch/channel)."""
     values: list[Any] = [1, 1, "height", "width"] if metadata.dynamic_shape else [1, 1, metadata.input_height, metadata.input_width]
-    for dim, value in zip(dims, values):
-        if isinstance(value, int):
-            dim.dim_value = value
-        else:
-            dim.dim_param = value
+    for output in model.graph.output:
+        for dim, value in zip(output.type.tensor_type.shape.dim, values):
+            if isinstance(value, int):
+                dim.dim_value = value
+            else:
+                dim.dim_param = value
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int, int] | None = None, dynamic: bool = False,
                 opset: int = DEFAULT_OPSET, uint8_input: bool = False, simplify: bool = True, check: bool = True,
-                log: Callable[[str], None] = print) -> ExportResult:
+                log: Callable[[str], None] = print, confidence: bool = True) -> ExportResult:
     """Export a checkpoint to ``output`` and verify it; raises :class:`ExportCheckError` on mismatch.
 
     ``input_hw`` defaults to the checkpoint's training size; ``dynamic`` makes height/width free
     (batch stays 1, which is what the robot runs and what keeps TensorRT profiles simple).
+    ``confidence`` adds the second output ``confidence`` (``[1,1,H,W]`` in [0, 1], computed in the
+    graph from the bins distributions); ``False`` writes the one-output graph of older releases.
+    The file appears at ``output`` only after the check passed (written to a temporary name in
+    the same folder, then renamed), so a failed or interrupted export never leaves a bad file.
     """
     import onnx
     import torch
@@ -173,14 +212,18 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     metadata.input_layout = LAYOUT_NHWC_UINT8 if uint8_input else LAYOUT_NCHW_FLOAT
     metadata.dynamic_shape = bool(dynamic)
     metadata.extra.update(onnx_opset=int(opset), source_checkpoint=checkpoint.name)
+    if confidence:
+        metadata.extra["confidence"] = "footprint bins spread (disdepth_core.models.heads.depth_confidence)"
     height, width = metadata.input_height, metadata.input_width
     if height <= 0 or width <= 0:
         raise ValueError(f"invalid input size {height}x{width} for {checkpoint}")
 
-    net = make_uint8_wrapper(model, metadata.mean, metadata.std) if uint8_input else model
+    net = with_confidence(model) if confidence else model
+    net = make_uint8_wrapper(net, metadata.mean, metadata.std) if uint8_input else net
     dummy = torch.from_numpy(random_input(metadata, height, width))
+    output_names = [OUTPUT_NAME, CONFIDENCE_NAME] if confidence else [OUTPUT_NAME]
     axes = {INPUT_NAME: {1: "height", 2: "width"} if uint8_input else {2: "height", 3: "width"},
-            OUTPUT_NAME: {2: "height", 3: "width"}} if dynamic else None
+            **{name: {2: "height", 3: "width"} for name in output_names}} if dynamic else None
     output.parent.mkdir(parents=True, exist_ok=True)
     log(f"exporting {checkpoint} ({metadata.architecture}) at {height}x{width} {metadata.input_layout}"
         f"{' dynamic' if dynamic else ''}, opset {opset}")
@@ -188,7 +231,7 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
         raw = Path(tmp) / "raw.onnx"
         with torch.no_grad(), _quiet_tracer():
             torch.onnx.export(net, (dummy,), str(raw), dynamo=False, opset_version=int(opset), input_names=[INPUT_NAME],
-                              output_names=[OUTPUT_NAME], dynamic_axes=axes, do_constant_folding=True)
+                              output_names=output_names, dynamic_axes=axes, do_constant_folding=True)
         proto = onnx.load(str(raw))
     simplified = False
     if simplify:
@@ -196,17 +239,19 @@ def export_onnx(checkpoint: str | Path, output: str | Path, input_hw: tuple[int,
     _fix_output_shape(proto, metadata)
     embed_onnx_metadata(proto, metadata)
     onnx.checker.check_model(proto)
-    tmp_out = output.with_name(f".{output.name}.tmp")
+    tmp_out = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     onnx.save_model(proto, str(tmp_out))
-    os.replace(tmp_out, output)
-
     result_check = None
-    if check:
-        sizes = [(height, width)] + ([(height + 32, width + 64)] if dynamic else [])
-        result_check = compare_outputs(output, net, metadata, sizes)
-        log(f"ONNX Runtime vs PyTorch: {result_check.summary()}")
-        if not result_check.passed:
-            raise ExportCheckError(f"exported {output} disagrees with PyTorch: {result_check.summary()}")
+    try:
+        if check:
+            sizes = [(height, width)] + ([(height + 32, width + 64)] if dynamic else [])
+            result_check = compare_outputs(tmp_out, net, metadata, sizes)
+            log(f"ONNX Runtime vs PyTorch: {result_check.summary()}")
+            if not result_check.passed:
+                raise ExportCheckError(f"exported {output} disagrees with PyTorch: {result_check.summary()}")
+        os.replace(tmp_out, output)
+    finally:
+        tmp_out.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     log(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s")
     return ExportResult(output, metadata, result_check, simplified, seconds)

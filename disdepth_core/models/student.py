@@ -17,7 +17,7 @@ from torch import nn
 
 from .model_config import ModelConfig
 from .decoder import DenseDepthDecoder
-from .heads import BinCentersHead, BinProbabilityHead, logits_to_depth
+from .heads import BinCentersHead, BinProbabilityHead, depth_confidence, logits_to_depth
 from .lgconv import insert_lgconv
 from .pretrained import load_pretrained_backbone
 
@@ -65,6 +65,16 @@ class DisDepthStudent(nn.Module):
         """Decoder + bins heads on stage features (timm's ``forward_head``): what the ghost decoder reuses."""
         return decode_depth(self.decoder, self.bin_centers, self.bin_probabilities, features, output_size)
 
+    def forward_with_confidence(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eval-mode depth and per-pixel confidence (:func:`~.heads.depth_confidence`), both ``[B,1,H,W]``.
+
+        What the exporter traces as the graph's two outputs (``depth``, ``confidence``) and the
+        torch backend runs, so every runtime returns both from one forward pass.
+        """
+        outputs = decode_depth(self.decoder, self.bin_centers, self.bin_probabilities, self.forward_features(images),
+                               images.shape[-2:], with_confidence=True)
+        return outputs["depth"], outputs["confidence"]
+
     def forward(self, images: torch.Tensor) -> torch.Tensor | dict[str, Any]:
         features = self.forward_features(images)
         outputs = self.forward_head(features, images.shape[-2:])
@@ -74,18 +84,24 @@ class DisDepthStudent(nn.Module):
 
 
 def decode_depth(decoder: nn.Module, centers_head: nn.Module, probabilities_head: nn.Module,
-                 features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+                 features: Sequence[torch.Tensor], output_size: Sequence[int] | None = None,
+                 with_confidence: bool = False) -> dict[str, torch.Tensor]:
     """Stage features -> metric depth at ``output_size`` (default: 4x the stride-4 feature).
 
     A free function over the three modules (or callables), not a method, so the ghost decoder
     (these very modules called with detached weights, :mod:`disdepth_core.models.ghost`) runs
     literally the same code as the student it shadows.
-    Returns ``depth [B,1,H,W]``, ``bin_centers [B,N]`` and ``decoder_feature`` (stride 2).
+    Returns ``depth [B,1,H,W]``, ``bin_centers [B,N]`` and ``decoder_feature`` (stride 2); with
+    ``with_confidence`` also ``confidence [B,1,H,W]`` (computed at the bins resolution, then resized).
     """
     if output_size is None:
         output_size = (features[0].shape[-2] * 4, features[0].shape[-1] * 4)
     decoded = decoder(features)
     centers = centers_head(decoded)
     depth = logits_to_depth(probabilities_head(decoded), centers)
-    depth = F.interpolate(depth, size=(output_size[0], output_size[1]), mode="bilinear", align_corners=False)
-    return {"depth": depth, "bin_centers": centers, "decoder_feature": decoded}
+    size = (output_size[0], output_size[1])
+    outputs = {"depth": F.interpolate(depth, size=size, mode="bilinear", align_corners=False), "bin_centers": centers,
+               "decoder_feature": decoded}
+    if with_confidence:
+        outputs["confidence"] = F.interpolate(depth_confidence(depth), size=size, mode="bilinear", align_corners=False)
+    return outputs

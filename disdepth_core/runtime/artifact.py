@@ -107,6 +107,9 @@ METADATA_KEY = "disdepth"
 FLAT_KEYS = ("architecture", "input_layout", "min_depth", "max_depth", "dataset", "checkpoint_sha256", "exporter_version")
 INPUT_NAME = "image"
 OUTPUT_NAME = "depth"
+# Optional second output (exports since issue 17): per-pixel confidence in [0, 1], same shape as depth
+# (disdepth_core.models.heads.depth_confidence). Older one-output artifacts run without it.
+CONFIDENCE_NAME = "confidence"
 
 
 def onnx_metadata_props(metadata: ModelMetadata) -> dict[str, str]:

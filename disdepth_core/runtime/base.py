@@ -65,10 +65,22 @@ class InputSpec:
             raise RuntimeInputError(f"{source}: expected input size {self.height}x{self.width}, got {hw[0]}x{hw[1]}")
 
 
+NO_CONFIDENCE_NOTE = ("has no confidence output (exported before per-pixel confidence existed): no /depth/confidence, "
+                      "min_confidence has no effect and bag-eval reports no confidence_sparsification; re-export it "
+                      "with `disdepth export` to get them")
+
+
 class DepthRuntime(ABC):
-    """A loaded depth model. ``infer`` maps an input batch to metric depth ``[N,1,H,W]`` float32."""
+    """A loaded depth model. ``infer`` maps an input batch to metric depth ``[N,1,H,W]`` float32.
+
+    Models exported with a second output ``confidence`` (and checkpoints run by torch) also give
+    a per-pixel confidence in [0, 1] from the same forward pass: :meth:`infer_with_confidence`,
+    with :attr:`has_confidence` saying whether there is one. Older one-output artifacts keep
+    working through both calls (their confidence is ``None``).
+    """
 
     backend: str = "base"
+    has_confidence: bool = False
 
     def __init__(self, path: str, metadata: ModelMetadata, input_spec: InputSpec) -> None:
         self.path = str(path)
@@ -76,19 +88,26 @@ class DepthRuntime(ABC):
         self.input_spec = input_spec
 
     @abstractmethod
-    def _run(self, images: np.ndarray) -> np.ndarray:
-        """Backend-specific inference on an already checked batch."""
+    def _run(self, images: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Backend-specific inference on an already checked batch: depth, or ``(depth, confidence)``."""
 
     def infer(self, images: np.ndarray) -> np.ndarray:
         """Check the batch against :attr:`input_spec`, run, and return float32 metres."""
+        return self.infer_with_confidence(images)[0]
+
+    def infer_with_confidence(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Depth (float32 metres) and confidence (float32 in [0, 1], or ``None`` without one), one pass."""
         self.input_spec.check(images, source=f"{self.backend} runtime ({self.path})")
-        depth = self._run(images)
-        return np.asarray(depth, dtype=np.float32)
+        out = self._run(images)
+        if isinstance(out, tuple):
+            return np.asarray(out[0], dtype=np.float32), np.asarray(out[1], dtype=np.float32)
+        return np.asarray(out, dtype=np.float32), None
 
     def describe(self) -> dict[str, Any]:
         """Human-readable facts for benchmarks and diagnostics (backend, device, precision...)."""
         return {"backend": self.backend, "model": self.path, "architecture": self.metadata.architecture,
-                "input": f"{self.input_spec.height}x{self.input_spec.width} {self.input_spec.layout}"}
+                "input": f"{self.input_spec.height}x{self.input_spec.width} {self.input_spec.layout}",
+                "confidence": "yes" if self.has_confidence else "no"}
 
     def warmup(self, iterations: int = 2, input_hw: tuple[int, int] | None = None) -> None:
         """Run a few dummy inferences so the first real frame does not pay for lazy initialisation.

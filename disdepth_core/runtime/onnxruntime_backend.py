@@ -18,12 +18,10 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
-from .artifact import LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import CONFIDENCE_NAME, INPUT_NAME, LAYOUT_NHWC_UINT8, OUTPUT_NAME, ModelMetadata
 from .tensorrt_logic import cuda_device_index
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-INPUT_NAME = "image"
-OUTPUT_NAME = "depth"
 
 
 def choose_providers(available: list[str], device: str = "auto", explicit: list[Any] | None = None) -> list[Any]:
@@ -77,16 +75,17 @@ def _dim(value: Any) -> int:
 
 
 def check_graph_io(path: str, inputs: list[Any], outputs: list[Any]) -> None:
-    """A DisDepth graph has one 4-D input ``image`` and one 4-D output ``depth``."""
+    """A DisDepth graph has one 4-D input ``image`` and a 4-D output ``depth``, plus ``confidence`` since issue 17."""
     problems = []
     if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
         problems.append(f"inputs {[i.name for i in inputs]} (expected one named {INPUT_NAME!r})")
     elif len(inputs[0].shape) != 4:
         problems.append(f"input {INPUT_NAME!r} has rank {len(inputs[0].shape)} (expected 4)")
-    if len(outputs) != 1 or outputs[0].name != OUTPUT_NAME:
-        problems.append(f"outputs {[o.name for o in outputs]} (expected one named {OUTPUT_NAME!r})")
-    elif len(outputs[0].shape) != 4:
-        problems.append(f"output {OUTPUT_NAME!r} has rank {len(outputs[0].shape)} (expected 4)")
+    names = [o.name for o in outputs]
+    if names not in ([OUTPUT_NAME], [OUTPUT_NAME, CONFIDENCE_NAME]):
+        problems.append(f"outputs {names} (expected {[OUTPUT_NAME]} or {[OUTPUT_NAME, CONFIDENCE_NAME]})")
+    else:
+        problems += [f"output {o.name!r} has rank {len(o.shape)} (expected 4)" for o in outputs if len(o.shape) != 4]
     if problems:
         raise ModelLoadError(f"{path} is not a DisDepth depth model: " + "; ".join(problems))
 
@@ -127,7 +126,9 @@ class OnnxRuntime(DepthRuntime):
         self._ort = ort
         self.session = session
         self.threads = options.intra_op_num_threads or os.cpu_count() or 1
-        self._input_name, self._output_name = inputs[0].name, outputs[0].name
+        self._input_name = inputs[0].name
+        self._output_names = [o.name for o in outputs[:2]] if not allow_foreign else [outputs[0].name]
+        self.has_confidence = self._output_names[1:] == [CONFIDENCE_NAME]
         super().__init__(path, metadata, InputSpec(height, width, metadata.input_layout, max_batch))
 
     @staticmethod
@@ -159,8 +160,9 @@ class OnnxRuntime(DepthRuntime):
             metadata = ModelMetadata(architecture="foreign")
         return metadata
 
-    def _run(self, images: np.ndarray) -> np.ndarray:
-        return self.session.run([self._output_name], {self._input_name: np.ascontiguousarray(images)})[0]
+    def _run(self, images: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        outputs = self.session.run(self._output_names, {self._input_name: np.ascontiguousarray(images)})
+        return (outputs[0], outputs[1]) if self.has_confidence else outputs[0]
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

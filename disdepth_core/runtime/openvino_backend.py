@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .base import DepthRuntime, InputSpec, ModelLoadError
-from .artifact import LAYOUT_NHWC_UINT8, ModelMetadata
+from .artifact import CONFIDENCE_NAME, INPUT_NAME, LAYOUT_NHWC_UINT8, OUTPUT_NAME, ModelMetadata
 
 PRECISIONS = ("fp32", "bf16")
 HEAD_MODULES = ("bin_centers", "bin_probabilities")  # module scopes of the bins head in exported node names
@@ -97,6 +97,7 @@ class OpenVinoRuntime(DepthRuntime):
         except Exception as err:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses for bad files
             raise ModelLoadError(f"cannot load ONNX model {path} with OpenVINO: {' '.join(str(err).split())[:300]}") from err
         self._check_io(path, model, allow_foreign)
+        self.has_confidence = [port.get_any_name() for port in model.outputs][1:2] == [CONFIDENCE_NAME] and not allow_foreign
         config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -153,9 +154,9 @@ class OpenVinoRuntime(DepthRuntime):
             return
         inputs = [port.get_any_name() for port in model.inputs]
         outputs = [port.get_any_name() for port in model.outputs]
-        if inputs != ["image"] or outputs != ["depth"]:
+        if inputs != [INPUT_NAME] or outputs not in ([OUTPUT_NAME], [OUTPUT_NAME, CONFIDENCE_NAME]):
             raise ModelLoadError(f"{path} is not a DisDepth depth model: inputs {inputs}, outputs {outputs} "
-                                 "(expected ['image'] and ['depth'])")
+                                 f"(expected {[INPUT_NAME]} and {[OUTPUT_NAME]} or {[OUTPUT_NAME, CONFIDENCE_NAME]})")
 
     def _split(self, core: Any, model_file: str, path: str) -> tuple[Any, Any, int]:
         """(bf16 body, f32 head, number of cut tensors): the same graph read twice and cut at the head's inputs."""
@@ -179,16 +180,17 @@ class OpenVinoRuntime(DepthRuntime):
         head_model = ov.Model(head.get_results(), params, "disdepth_bins_head")
         return body_model, head_model, len(params)
 
-    def _run(self, images: np.ndarray) -> np.ndarray:
+    def _run(self, images: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         first = self._requests[0]
         first.infer({0: np.ascontiguousarray(images)})
-        if not self._cut:
-            return first.get_output_tensor(0).data.copy()
-        head = self._requests[1]
-        for index in range(self._cut):
-            head.set_input_tensor(index, first.get_output_tensor(index))  # shares the buffer, no copy
-        head.infer()
-        return head.get_output_tensor(0).data.copy()
+        last = first
+        if self._cut:
+            last = self._requests[1]
+            for index in range(self._cut):
+                last.set_input_tensor(index, first.get_output_tensor(index))  # shares the buffer, no copy
+            last.infer()
+        depth = last.get_output_tensor(0).data.copy()
+        return (depth, last.get_output_tensor(1).data.copy()) if self.has_confidence else depth
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

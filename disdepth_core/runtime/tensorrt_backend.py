@@ -21,7 +21,7 @@ import numpy as np
 from .base import DepthRuntime, InputSpec, ModelLoadError, RuntimeInputError
 from .artifact import LAYOUT_NHWC_UINT8
 from .tensorrt_logic import (buffer_nbytes, check_supported_version, cuda_device_index, current_gpu_name, engine_rebuild_reason,
-                             profile_violation, spec_dims, uses_named_tensor_api)
+                             engine_outputs, profile_violation, spec_dims, uses_named_tensor_api)
 
 
 class _Binding:
@@ -119,9 +119,15 @@ class TensorRTRuntime(DepthRuntime):
         self._bindings = self._collect_bindings()
         inputs = [b for b in self._bindings if b.is_input]
         outputs = [b for b in self._bindings if not b.is_input]
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelLoadError(f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; a DisDepth engine has 1 and 1")
-        self._input, self._output = inputs[0], outputs[0]
+        try:
+            depth_index, confidence_index = engine_outputs([b.name for b in outputs])
+        except ValueError as err:
+            raise ModelLoadError(f"{path}: {err}") from None
+        if len(inputs) != 1:
+            raise ModelLoadError(f"{path} has {len(inputs)} inputs; a DisDepth engine has 1")
+        self._input, self._output = inputs[0], outputs[depth_index]
+        self._confidence = outputs[confidence_index] if confidence_index is not None else None
+        self.has_confidence = self._confidence is not None
         self._profile = self._profile_shapes()
         return metadata
 
@@ -184,11 +190,13 @@ class TensorRTRuntime(DepthRuntime):
         ctx = self.context
         if self._named:
             ctx.set_input_shape(self._input.name, shape)
-            out_shape = tuple(ctx.get_tensor_shape(self._output.name))
         else:
             ctx.set_binding_shape(self._input.index, shape)
-            out_shape = tuple(ctx.get_binding_shape(self._output.index))
-        for binding, wanted in ((self._input, shape), (self._output, out_shape)):
+        wanted_shapes = [(self._input, shape)]
+        for output in self._outputs():
+            wanted_shapes.append((output, tuple(ctx.get_tensor_shape(output.name)) if self._named
+                                  else tuple(ctx.get_binding_shape(output.index))))
+        for binding, wanted in wanted_shapes:
             binding.shape = tuple(int(d) for d in wanted)
             nbytes = buffer_nbytes(binding.shape, binding.dtype)
             if binding.host is None or binding.nbytes != nbytes:
@@ -198,7 +206,11 @@ class TensorRTRuntime(DepthRuntime):
             if self._named:
                 ctx.set_tensor_address(binding.name, int(binding.device))
 
-    def _run(self, images: np.ndarray) -> np.ndarray:
+    def _outputs(self) -> list[_Binding]:
+        """Depth, then confidence when the engine has it (the order their buffers are read back)."""
+        return [self._output] + ([self._confidence] if self._confidence is not None else [])
+
+    def _run(self, images: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         cuda = self._cuda
         if images.dtype != self._input.dtype:
             raise RuntimeInputError(f"tensorrt runtime ({self.path}): engine input is {self._input.dtype}, got {images.dtype}")
@@ -219,9 +231,12 @@ class TensorRTRuntime(DepthRuntime):
                 ok = self.context.execute_async_v2(bindings=pointers, stream_handle=self.stream.handle)
             if ok is False:
                 raise RuntimeError(f"TensorRT execution failed for {self.path}")
-            cuda.memcpy_dtoh_async(self._output.host, self._output.device, self.stream)
+            outputs = self._outputs()
+            for output in outputs:
+                cuda.memcpy_dtoh_async(output.host, output.device, self.stream)
             self.stream.synchronize()
-            return self._output.host.reshape(self._output.shape).copy()
+            arrays = [output.host.reshape(output.shape).copy() for output in outputs]
+            return (arrays[0], arrays[1]) if len(arrays) == 2 else arrays[0]
         finally:
             self._ctx.pop()
 

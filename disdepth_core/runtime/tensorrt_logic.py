@@ -141,6 +141,22 @@ def engine_rebuild_reason(sidecar_meta: ModelMetadata | dict[str, Any] | None, t
     return None
 
 
+def engine_outputs(names: Sequence[str]) -> tuple[int, int | None]:
+    """(index of the depth output, index of the confidence output or None) among an engine's output names.
+
+    Engines built from exports since issue 17 have ``depth`` and ``confidence``; older ones (and
+    engines whose parser renamed the single output) have one, which is the depth.
+    """
+    from .artifact import CONFIDENCE_NAME, OUTPUT_NAME
+
+    names = list(names)
+    if len(names) == 1:
+        return 0, None
+    if len(names) == 2 and set(names) == {OUTPUT_NAME, CONFIDENCE_NAME}:
+        return names.index(OUTPUT_NAME), names.index(CONFIDENCE_NAME)
+    raise ValueError(f"engine outputs are {', '.join(names) or 'none'}; a DisDepth engine has {OUTPUT_NAME!r} (and optionally {CONFIDENCE_NAME!r})")
+
+
 def current_gpu_name(device_index: int = 0) -> str:
     """Name of the CUDA device (pycuda, else the driver through ctypes), or ``""`` when neither can tell.
 

@@ -69,7 +69,8 @@ class TorchRuntime(DepthRuntime):
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
-        forward = ForwardPass(model, torch_dtype(precision), self.channels_last)
+        self.has_confidence = hasattr(model, "forward_with_confidence")
+        forward = ForwardPass(model, torch_dtype(precision), self.channels_last, self.has_confidence)
         self.compiled = bool(compile)
         if compile:
             mode = compile_mode or ("max-autotune-no-cudagraphs" if cuda_graph else "reduce-overhead")
@@ -91,15 +92,17 @@ class TorchRuntime(DepthRuntime):
         """True when at least one input shape runs from a captured CUDA graph."""
         return self._graphed is not None and bool(self._graphed.graphs)
 
-    def _run(self, images: np.ndarray) -> np.ndarray:
+    def _run(self, images: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         torch = self._torch
         with torch.inference_mode():
             batch = torch.from_numpy(np.ascontiguousarray(images))
             if self._graphed is not None:
-                depth = self._graphed(batch)
+                out = self._graphed(batch)
             else:
-                depth = self._forward(batch.to(self.device, non_blocking=True))
-            return depth.cpu().numpy()
+                out = self._forward(batch.to(self.device, non_blocking=True))
+            if isinstance(out, tuple):
+                return out[0].cpu().numpy(), out[1].cpu().numpy()
+            return out.cpu().numpy()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()

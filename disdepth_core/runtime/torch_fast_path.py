@@ -31,14 +31,17 @@ def torch_dtype(precision: str) -> Any:
 
 
 class ForwardPass:
-    """``float32 NCHW on the device -> float32 depth``: dtype cast, memory format, model, cast back.
+    """``float32 NCHW on the device -> float32 depth`` (or ``(depth, confidence)``): dtype cast, memory
+    format, model, cast back.
 
     Everything a frame needs happens inside this one function, so a CUDA graph captures all of
-    it (the cast and layout change included) and the replay launches nothing else.
+    it (the cast and layout change included) and the replay launches nothing else. With
+    ``confidence`` the model's ``forward_with_confidence`` runs instead of ``forward``: both
+    outputs of one pass, as the exported graphs give them.
     """
 
-    def __init__(self, model: Any, dtype: Any, channels_last: bool) -> None:
-        self.model, self.dtype, self.channels_last = model, dtype, channels_last
+    def __init__(self, model: Any, dtype: Any, channels_last: bool, confidence: bool = False) -> None:
+        self.model, self.dtype, self.channels_last, self.confidence = model, dtype, channels_last, confidence
 
     def __call__(self, images: Any) -> Any:
         import torch
@@ -46,6 +49,9 @@ class ForwardPass:
         x = images.to(self.dtype)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self.confidence:
+            depth, confidence = self.model.forward_with_confidence(x)
+            return depth.float(), confidence.float()
         return self.model(x).float()
 
 

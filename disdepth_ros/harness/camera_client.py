@@ -31,7 +31,8 @@ class CameraClient:
     """A camera + consumer in its own rclpy context: publishes frames, records every output."""
 
     def __init__(self, domain_id: int, input_qos: str = "sensor_data", output_qos: str = "sensor_data", depth: int = 5,
-                 compressed: bool = False, image_topic: str = "image", info_topic: str = "camera_info") -> None:
+                 compressed: bool = False, image_topic: str = "image", info_topic: str = "camera_info",
+                 record_confidence: bool = False) -> None:
         for key, value in LOCALHOST_ENV.items():
             os.environ.setdefault(key, value)
         self.context = Context()
@@ -41,10 +42,16 @@ class CameraClient:
         self.image_pub = self.node.create_publisher(CompressedImage if compressed else Image,
                                                     image_topic + ("/compressed" if compressed else ""), in_qos)
         self.info_pub = self.node.create_publisher(CameraInfo, info_topic, in_qos)
-        self.received: dict[str, list[tuple[float, Any]]] = {k: [] for k in ("depth", "info", "points", "color", "diagnostics")}
-        for key, msg_type, topic in (("depth", Image, "depth/image"), ("info", CameraInfo, "depth/camera_info"),
-                                     ("points", PointCloud2, "depth/points"), ("color", Image, "depth/image_color")):
+        self.received: dict[str, list[tuple[float, Any]]] = {
+            k: [] for k in ("depth", "info", "points", "color", "confidence", "diagnostics")}
+        outputs = [("depth", Image, "depth/image"), ("info", CameraInfo, "depth/camera_info"), ("points", PointCloud2, "depth/points"),
+                   ("color", Image, "depth/image_color")]
+        if record_confidence:  # the node computes confidence only while someone subscribes
+            outputs.append(("confidence", Image, "depth/confidence"))
+        for key, msg_type, topic in outputs:
             self.node.create_subscription(msg_type, topic, self._recorder(key), out_qos)
+        self._in_qos = in_qos
+        self.sparse_pub: Any = None
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._recorder("diagnostics"), 10)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
@@ -87,6 +94,18 @@ class CameraClient:
             self.info_pub.publish(messages.camera_info_message(camera_info_layout(K, rgb.shape[:2]), msg.header))
         self.image_pub.publish(msg)
         return msg.header
+
+    def publish_sparse(self, depth: np.ndarray, stamp, encoding: str = "16UC1", frame_id: str = "camera_optical_frame") -> None:
+        """Publish sparse depth on ``sparse_depth`` (metres in; 16UC1 sends millimetres, 32FC1 metres with NaN)."""
+        from disdepth_core.geometry import depth_to_millimetres
+
+        if self.sparse_pub is None:
+            self.sparse_pub = self.node.create_publisher(Image, "sparse_depth", self._in_qos)
+        pixels = depth_to_millimetres(depth) if encoding == "16UC1" else np.asarray(depth, dtype=np.float32)
+        msg = messages.array_to_image(pixels, encoding)
+        msg.header.stamp = stamp
+        msg.header.frame_id = frame_id
+        self.sparse_pub.publish(msg)
 
     def publish_until(self, predicate: Callable[[], bool], rgb: np.ndarray, K: Optional[np.ndarray], timeout: float = 30.0,
                       period: float = 0.25, **kwargs: Any) -> bool:

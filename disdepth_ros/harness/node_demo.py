@@ -37,8 +37,12 @@ def _model_range(model_path: str) -> tuple[float, float]:
 
 
 def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 10.0, out_dir: Path = Path("outputs"),
-                  seed: int = 0, height: int = 480, width: int = 640, verbose: bool = True) -> dict[str, Any]:
-    """Run the node on ``frames`` synthetic frames at ``rate_hz``; returns figures and file paths."""
+                  seed: int = 0, height: int = 480, width: int = 640, verbose: bool = True, backend: str = "auto") -> dict[str, Any]:
+    """Run the node on ``frames`` synthetic frames at ``rate_hz``; returns figures and file paths.
+
+    ``backend`` is the node's parameter: ``auto`` runs a checkpoint on the fast CPU path where there
+    is no CUDA, ``torch`` forces PyTorch (``--backend torch,auto`` compares both in one run).
+    """
     import cv2
 
     from disdepth_core.synthetic.render import render_frame
@@ -63,7 +67,7 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
     stream = [render_frame("nyu", seed, i, height, width) for i in range(frames)]
     domain = unique_domain_id(99)
     # Reliable both ways: 1 MB images and 10 MB clouds over best effort lose fragments under load.
-    params = {"model_path": model_path, "points_rgb": True, "input_qos": "reliable", "output_qos": "reliable"}
+    params = {"model_path": model_path, "points_rgb": True, "input_qos": "reliable", "output_qos": "reliable", "backend": backend}
     proc = NodeProcess(domain, params)
     client = CameraClient(domain, input_qos="reliable", output_qos="reliable")
     sent: dict[tuple[int, int], int] = {}
@@ -120,12 +124,14 @@ def run_node_demo(model_path: Optional[str], frames: int = 30, rate_hz: float = 
             p50, p95, worst = value.split("/")
             say(f"  node {key.split(' latency')[0]:18s}{float(p50):8.1f} {float(p95):8.1f} {float(worst):8.1f}")
     say(f"  camera -> client      {np.percentile(latency, 50):8.1f} {np.percentile(latency, 95):8.1f} {latency.max():8.1f}")
+    say(f"node backend: {diag.get('backend')} (backend parameter {backend}; a .pt with auto on a CPU runs the cached ONNX)")
     say(f"diagnostics: level {diag.get('level')} '{diag.get('message')}', dropped {diag.get('frames dropped')}")
     if metrics:
         say(f"accuracy vs synthetic ground truth ({len(per_image)} frames, depth range {min_depth:g}..{max_depth:g} m):")
         say(format_metrics_table(metrics))
     say(f"wrote {png} (RGB | depth | GT | error) and {ply} ({n_points} points)")
-    result = {"model": model_path, "sent": len(sent), "received": len(depth_msgs), "clouds": len(client.received["points"]),
+    result = {"model": model_path, "backend": diag.get("backend", backend), "sent": len(sent), "received": len(depth_msgs),
+              "clouds": len(client.received["points"]),
               "latency_ms": {"p50": float(np.percentile(latency, 50)), "p95": float(np.percentile(latency, 95)),
                              "max": float(latency.max())},
               "diagnostics": diag, "metrics": metrics, "node_exit_code": code,
@@ -141,8 +147,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz")
     parser.add_argument("--out", default="outputs")
+    parser.add_argument("--backend", default="auto",
+                        help="the node's backend; several, comma-separated (e.g. torch,auto), run one after the other and "
+                             "their inference p50s are compared at the end")
     args = parser.parse_args(argv)
-    run_node_demo(args.model, args.frames, args.rate, Path(args.out))
+    runs = [(backend, run_node_demo(args.model, args.frames, args.rate, Path(args.out), backend=backend))
+            for backend in args.backend.split(",")]
+    if len(runs) > 1:
+        print("\nnode inference p50 / p95 ms (its own stage timing), same stream, one run:")
+        for backend, result in runs:
+            print(f"  backend {backend:<6} ({result['backend']}): {result['diagnostics'].get('inference latency ms p50/p95/max', '?')}")
     return 0
 
 

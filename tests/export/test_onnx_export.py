@@ -54,7 +54,7 @@ def test_static_export_agrees_and_carries_metadata(static_export, tiny_checkpoin
 
     assert static_export.check.passed and static_export.check.max_abs <= 1e-3 * 10.0 and static_export.simplified
     model = onnx.load(str(static_export.path))
-    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["depth"]
+    assert [i.name for i in model.graph.input] == ["image"] and [o.name for o in model.graph.output] == ["depth", "confidence"]
     props = {p.key: p.value for p in model.metadata_props}
     assert props["disdepth.architecture"] == "ghostnet_100" and props["disdepth.input_size"] == "64x96"
     meta = metadata_from_props(props)
@@ -67,6 +67,13 @@ def test_static_export_agrees_and_carries_metadata(static_export, tiny_checkpoin
     rgb = np.random.default_rng(5).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     batch, _ = preprocess_rgb(rgb, (64, 96), runtime.metadata)
     np.testing.assert_allclose(runtime.infer(batch), torch_depth(tiny_checkpoint, batch), atol=1e-3 * 10.0, rtol=1e-3)
+    depth, confidence = runtime.infer_with_confidence(batch)
+    import torch
+
+    with torch.no_grad():
+        reference = _student(tiny_checkpoint).forward_with_confidence(torch.from_numpy(batch))[1].numpy()
+    assert runtime.has_confidence and confidence.shape == depth.shape and 0.0 <= confidence.min() <= confidence.max() <= 1.0
+    np.testing.assert_allclose(confidence, reference, atol=1e-4)
     with pytest.raises(RuntimeInputError, match=r"static.onnx\): expected input size 64x96, got 32x32"):
         runtime.infer(np.zeros((1, 3, 32, 32), np.float32))
     with pytest.raises(RuntimeInputError, match="dtype float32"):
@@ -104,11 +111,31 @@ def test_simplification_fallback_and_check_failure(static_export, monkeypatch):
     kept, simplified = onnx_export.simplify_onnx(proto, messages.append)
     assert kept is proto and not simplified and "warning: onnxslim simplification failed (RuntimeError: boom)" in messages[0]
 
-    def wrong_model(x: torch.Tensor) -> torch.Tensor:
-        return torch.full((1, 1, 64, 96), 5.0)
+    def wrong_model(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.full((1, 1, 64, 96), 5.0), torch.full((1, 1, 64, 96), 0.5)
 
     check = onnx_export.compare_outputs(static_export.path, wrong_model, static_export.metadata, [(64, 96)])
     assert not check.passed and "max abs diff" in check.summary() and "tolerance 0.01" in check.summary()
+    with pytest.raises(onnx_export.ExportCheckError, match="ONNX has 2 outputs .depth, confidence., PyTorch 1"):
+        onnx_export.compare_outputs(static_export.path, lambda x: wrong_model(x)[0], static_export.metadata, [(64, 96)])
+
+
+def test_one_output_export_and_no_file_after_a_failed_check(tiny_checkpoint, tmp_path, monkeypatch):
+    """``confidence=False`` writes the older one-output graph (which every runtime still runs, without
+    confidence); a failed check leaves nothing at the output path."""
+    from disdepth_core.export import onnx_export
+
+    old = onnx_export.export_onnx(tiny_checkpoint, tmp_path / "old.onnx", (64, 96), confidence=False, simplify=False,
+                                  log=lambda _m: None)
+    for backend in ("onnxruntime", "openvino"):
+        with load_runtime(old.path, backend=backend, device="cpu") as runtime:
+            depth, confidence = runtime.infer_with_confidence(np.zeros((1, 3, 64, 96), np.float32))
+            assert not runtime.has_confidence and confidence is None and depth.shape == (1, 1, 64, 96)
+    failing = onnx_export.ExportCheck(1.0, 1.0, 0.01, 1e-3, [(64, 96)])
+    monkeypatch.setattr(onnx_export, "compare_outputs", lambda *args: failing)
+    with pytest.raises(onnx_export.ExportCheckError, match="disagrees with PyTorch"):
+        onnx_export.export_onnx(tiny_checkpoint, tmp_path / "bad.onnx", (64, 96), simplify=False, log=lambda _m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.onnx"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

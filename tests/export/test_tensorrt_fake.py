@@ -111,6 +111,37 @@ def test_runtime_static_engine_both_apis(monkeypatch, tmp_path, version):
         runtime.infer(batch)
 
 
+@pytest.mark.parametrize("version", [TRT10, TRT86])
+def test_runtime_returns_confidence_from_a_two_output_engine(monkeypatch, tmp_path, version):
+    """An engine built from a two-output export gives depth and confidence from one execution, on both
+    APIs; a one-output engine gives None (fakes: no TensorRT/CUDA here; the fake's confidence is 1/depth)."""
+    trt, cuda = fakes(monkeypatch, version, outputs=("confidence", "depth"))  # engine order is TensorRT's, not ours
+    engine = tmp_path / "m.engine"
+    write_engine(engine, version=version)
+    batch = np.random.default_rng(1).normal(size=(1, 3, 64, 96)).astype(np.float32)
+    with load_runtime(engine) as runtime:
+        assert runtime.has_confidence and runtime.describe()["confidence"] == "yes"
+        depth, confidence = runtime.infer_with_confidence(batch)
+        executions = [c for c in runtime.context._calls if c[0].startswith("execute_async")]
+        np.testing.assert_allclose(depth, batch.mean(axis=1, keepdims=True) + 1.0, rtol=1e-6)
+        np.testing.assert_allclose(confidence, 1.0 / depth, rtol=1e-6)
+        assert len(executions) == 1 and np.array_equal(runtime.infer(batch), depth)
+        assert len([c for c in cuda.calls if c[0] == "dtoh_async"]) == 4  # two outputs per execution, two executions
+    fakes(monkeypatch, version)
+    with load_runtime(engine) as runtime:
+        assert not runtime.has_confidence and runtime.infer_with_confidence(batch)[1] is None
+
+
+def test_engine_output_names_are_checked():
+    """Depth and confidence are found by name; anything else is refused with the names (pure logic, no TensorRT)."""
+    from disdepth_core.runtime.tensorrt_logic import engine_outputs
+
+    assert engine_outputs(["depth"]) == (0, None) and engine_outputs(["out_0"]) == (0, None)
+    assert engine_outputs(["confidence", "depth"]) == (1, 0)
+    with pytest.raises(ValueError, match="engine outputs are a, b; a DisDepth engine has 'depth'"):
+        engine_outputs(["a", "b"])
+
+
 def assert_released(cuda) -> None:
     """No context left pushed, no primary context retained, no device memory left allocated."""
     assert cuda.stack == [] and all(count == 0 for count in cuda.retained.values()) and cuda.memory == {}

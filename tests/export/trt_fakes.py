@@ -245,13 +245,17 @@ class HostMemory(bytes):
         return len(self)
 
 
-def _fake_compute(cuda: types.ModuleType, in_addr: int, in_shape: tuple, out_addr: int, out_shape: tuple) -> None:
-    """The fake network: depth[n,0] = mean over RGB channels + 1 (NCHW float input)."""
+def _fake_compute(cuda: types.ModuleType, in_addr: int, in_shape: tuple, out_addr: int, out_shape: tuple,
+                  confidence_addr: int | None = None) -> None:
+    """The fake network: depth[n,0] = mean over RGB channels + 1 (NCHW float input); confidence = 1 / depth."""
     count = int(np.prod(in_shape))
     image = cuda.memory[in_addr][: count * 4].view(np.float32).reshape(in_shape)
     depth = image.mean(axis=1, keepdims=True).astype(np.float32) + 1.0
     cuda.memory[out_addr][: depth.nbytes] = depth.view(np.uint8).reshape(-1)
     assert depth.shape == tuple(out_shape)
+    if confidence_addr is not None:
+        confidence = (1.0 / depth).astype(np.float32)
+        cuda.memory[confidence_addr][: confidence.nbytes] = confidence.view(np.uint8).reshape(-1)
 
 
 class Recorder:
@@ -286,7 +290,8 @@ def _onnx_problem(model: Any, from_buffer: bool) -> str | None:
 
 
 def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1, 3, 64, 96), profile: tuple | None = None,
-                  network_shape: tuple | None = None, parse_ok: bool = True, input_name: str = "image") -> types.ModuleType:
+                  network_shape: tuple | None = None, parse_ok: bool = True, input_name: str = "image",
+                  outputs: tuple[str, ...] = ("depth",)) -> types.ModuleType:
     """A ``tensorrt`` stand-in with exactly the real API of ``version``; ``trt._fake.record`` holds builder calls.
 
     Like TensorRT, the fake builder drives an INT8 calibrator during ``build_serialized_network``
@@ -294,6 +299,7 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
     each fed batch as ``("calibration_batch", array)``. Deserialising needs a current context;
     ``trt.Builder`` raises ``TypeError`` without a usable GPU (as the real one does) and
     constructing ``trt.Runtime`` without one fails the test (the real one can segfault).
+    ``outputs`` names the engine's outputs (``("depth", "confidence")``: an export with confidence).
     """
     surface = load_surface(surface_version(version))
     trt = types.ModuleType("tensorrt")
@@ -491,7 +497,7 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
             if fake.deserialize_none or bytes(data) != ENGINE_BYTES:
                 fake.deserialize_none = max(int(fake.deserialize_none) - 1, 0)
                 return None  # what TensorRT returns for an engine from another build (after logging)
-            fake.engine = engine_cls(trt, engine_shape, profile)
+            fake.engine = engine_cls(trt, engine_shape, profile, outputs)
             return fake.engine
 
     engine_cls = restrict(FakeEngine, "ICudaEngine", surface)
@@ -519,13 +525,14 @@ def make_fake_trt(version: str, cuda: types.ModuleType, engine_shape: tuple = (1
 
 
 class FakeEngine(Strict):
-    """One float input ``image`` [1,3,H,W] (H/W may be -1) and one output ``depth`` [1,1,H,W]."""
+    """One float input ``image`` [1,3,H,W] (H/W may be -1) and outputs ``depth`` (+ ``confidence``) [1,1,H,W]."""
 
     _context_cls: type
 
-    def __init__(self, trt: types.ModuleType, shape: tuple[int, ...], profile: tuple | None = None) -> None:
+    def __init__(self, trt: types.ModuleType, shape: tuple[int, ...], profile: tuple | None = None,
+                 outputs: tuple[str, ...] = ("depth",)) -> None:
         self._trt, self._shape, self._profile = trt, tuple(shape), profile
-        self._names = ["image", "depth"]
+        self._names = ["image", *outputs]
 
     def _out_shape(self, in_shape: tuple) -> tuple:
         return (in_shape[0], 1, in_shape[2], in_shape[3])
@@ -533,7 +540,7 @@ class FakeEngine(Strict):
     # named-tensor API (8.5+; the only one on 10.x/11.x)
     @property
     def num_io_tensors(self) -> int:
-        return 2
+        return len(self._names)
 
     @property
     def num_optimization_profiles(self) -> int:
@@ -557,7 +564,7 @@ class FakeEngine(Strict):
     # binding API (8.x only)
     @property
     def num_bindings(self) -> int:
-        return 2
+        return len(self._names)
 
     def get_binding_name(self, index: int) -> str:
         return self._names[index]
@@ -599,7 +606,7 @@ class FakeContext(Strict):
         self._calls.append(("execute_async_v3", stream_handle))
         cuda = self._engine._trt._fake.cuda
         _fake_compute(cuda, self._addresses["image"], self._in_shape, self._addresses["depth"],
-                      self._engine._out_shape(self._in_shape))
+                      self._engine._out_shape(self._in_shape), self._addresses.get("confidence"))
         return True
 
     def set_binding_shape(self, index: int, shape: tuple) -> bool:
@@ -613,7 +620,10 @@ class FakeContext(Strict):
     def execute_async_v2(self, bindings: list[int], stream_handle: int, input_consumed: Any = None) -> bool:
         self._calls.append(("execute_async_v2", stream_handle))
         cuda = self._engine._trt._fake.cuda
-        _fake_compute(cuda, bindings[0], self._in_shape, bindings[1], self._engine._out_shape(self._in_shape))
+        names = self._engine._names
+        confidence = bindings[names.index("confidence")] if "confidence" in names else None
+        _fake_compute(cuda, bindings[names.index("image")], self._in_shape, bindings[names.index("depth")],
+                      self._engine._out_shape(self._in_shape), confidence)
         return True
 
 
@@ -636,10 +646,11 @@ def install(monkeypatch: Any, trt: types.ModuleType, cuda: types.ModuleType | No
 
 
 def tiny_disdepth_onnx(path: Any, height: int = 64, width: int = 96, dynamic: bool = False, layout: str = "nchw_float",
-                       external_data: bool = False) -> Any:
+                       external_data: bool = False, confidence: bool = False) -> Any:
     """A minimal ONNX with DisDepth IO names and metadata: depth = |mean over channels| * w (opset 17).
 
-    ``external_data=True`` stores the weight ``w`` in a separate file like large exports do.
+    ``external_data=True`` stores the weight ``w`` in a separate file like large exports do;
+    ``confidence=True`` adds the second output of current exports, here ``1 / (1 + depth)``.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -653,7 +664,13 @@ def tiny_disdepth_onnx(path: Any, height: int = 64, width: int = 96, dynamic: bo
     weight = numpy_helper.from_array(np.ones(4096, np.float32)[:1].reshape(()), "w")
     nodes = [helper.make_node("ReduceMean", ["image"], ["mean"], axes=[1], keepdims=1), helper.make_node("Abs", ["mean"], ["abs"]),
              helper.make_node("Mul", ["abs", "w"], ["depth"])]
-    graph = helper.make_graph(nodes, "tiny", [image], [depth], initializer=[weight])
+    outputs, initializers = [depth], [weight]
+    if confidence:
+        outputs.append(helper.make_tensor_value_info("confidence", TensorProto.FLOAT, [1, 1, dims_h, dims_w]))
+        initializers.append(numpy_helper.from_array(np.array(1.0, np.float32), "one"))
+        nodes += [helper.make_node("Add", ["depth", "one"], ["depth_plus_one"]),
+                  helper.make_node("Reciprocal", ["depth_plus_one"], ["confidence"])]
+    graph = helper.make_graph(nodes, "tiny", [image], outputs, initializer=initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     meta = ModelMetadata(architecture="tiny", input_height=height, input_width=width, input_layout=layout,

@@ -67,7 +67,7 @@ def test_launch_file_arguments_and_parameters():
     # Overrides are applied only when given, so a model set in the user's YAML is kept.
     assert any(isinstance(e, ast.DictComp) for e in kw["parameters"].elts)
     remapped = {pair.elts[0].value for pair in kw["remappings"].elts}
-    assert remapped == {"image", "camera_info", "image/compressed"}
+    assert remapped == {"image", "camera_info", "image/compressed", "sparse_depth"}
     assert "depth.yaml" in (ROOT / "launch" / "depth.launch.py").read_text()
 
 
