@@ -67,7 +67,11 @@ def fast_path_reason(path: str | Path, backend: str, device: str, options: dict[
                   if name in options and options[name] != default]
     if torch_only:
         return f"torch-only options asked for ({', '.join(torch_only)})"
-    if str(device).startswith("cuda") or (device == "auto" and has_cuda_device()):
+    if str(device).startswith("cuda"):
+        return f"device {device} asked for (torch runs on it)"
+    if device not in ("auto", "cpu"):
+        return f"device {device!r} is torch's to accept or refuse"
+    if device == "auto" and has_cuda_device():
         return "a CUDA device is available (torch runs on it)"
     if fastest_cpu_runtime() is None or importlib.util.find_spec("onnx") is None:
         return "neither OpenVINO nor ONNX Runtime (with onnx) is installed"
