@@ -88,8 +88,10 @@ def test_when_torch_is_kept(cache, tiny_checkpoint, tmp_path, monkeypatch):
     assert fast_path_reason(tiny_checkpoint, "torch", "cpu", {}) == "not a checkpoint with backend auto"
     assert fast_path_reason(tmp_path / "m.onnx", "auto", "cpu", {}) == "not a checkpoint with backend auto"
     assert fast_path_reason(tiny_checkpoint, "auto", "cpu", {"precision": "bf16"}) == "torch-only options asked for (precision bf16)"
-    assert fast_path_reason(tiny_checkpoint, "auto", "cuda:0", {}) == "a CUDA device is available (torch runs on it)"
+    assert fast_path_reason(tiny_checkpoint, "auto", "cuda:0", {}) == "device cuda:0 asked for (torch runs on it)"
+    assert fast_path_reason(tiny_checkpoint, "auto", "tpu", {}) == "device 'tpu' is torch's to accept or refuse"
     monkeypatch.setattr(cpu_fast_path, "has_cuda_device", lambda: True)
+    assert fast_path_reason(tiny_checkpoint, "auto", "auto", {}) == "a CUDA device is available (torch runs on it)"
     assert fast_cpu_model(tiny_checkpoint, "auto", "auto") == (str(tiny_checkpoint), "auto")
     monkeypatch.setattr(cpu_fast_path, "has_cuda_device", lambda: False)
 
