@@ -156,6 +156,10 @@ class TrainingModule(nn.Module):
         for name, options in self.part_options.items():
             if options.keep_eval:
                 self.parts[name].eval()
+        if mode and self.cfg.finetune.freeze_batchnorm:
+            from .finetune.weights import freeze_batchnorm
+
+            freeze_batchnorm(self.student)
         return self
 
     # ---------------------------------------------------------------- the step
@@ -185,9 +189,13 @@ class TrainingModule(nn.Module):
         for name, part in self.parts.items():
             options = self.part_options[name]
             params = [p for p in part.parameters() if p.requires_grad] if options.trainable else []
-            if params:
-                groups.append({"params": params, "lr": optim_cfg.lr * options.lr_mult,
-                               "weight_decay": optim_cfg.weight_decay, "part": name})
+            group = {"params": params, "lr": optim_cfg.lr * options.lr_mult, "weight_decay": optim_cfg.weight_decay, "part": name}
+            if name == STUDENT and params and self.cfg.finetune.encoder_lr_mult != 1.0:
+                from .finetune.weights import student_param_groups
+
+                groups += student_param_groups(part, group, self.cfg.finetune.encoder_lr_mult)
+            elif params:
+                groups.append(group)
         if not groups:
             raise ValueError("no trainable parameters: every part is frozen")
         self._groups_handed_out = True
@@ -237,7 +245,17 @@ def register_distill_method(name: str, builder: Union[str, TrainingModuleBuilder
 
 
 def build_training_module(cfg: TrainConfig) -> TrainingModule:
-    """The composite for ``cfg``: the supervised student, or the ``distill.method`` composite."""
+    """The composite for ``cfg`` (the supervised student, or the ``distill.method`` composite),
+    its student started from ``finetune.init_checkpoint`` when one is set."""
+    module = _build_composite(cfg)
+    if cfg.finetune.init_checkpoint or cfg.finetune.encoder_lr_mult == 0:
+        from .finetune.weights import apply_finetune
+
+        apply_finetune(module, cfg.finetune)
+    return module
+
+
+def _build_composite(cfg: TrainConfig) -> TrainingModule:
     if not cfg.distill.enabled:
         from disdepth_core.models import build_student_from_config
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bag-eval": ("bag_eval", "evaluate a model on a rosbag2 (sqlite3/MCAP): metrics, per-frame CSV, HTML report"),
     "bag-play": ("bag_play", "publish a rosbag2's messages on live ROS 2 topics with their recorded timing"),
     "predict": ("predict", "depth PNGs, previews and point clouds for an image, a folder or a video"),
+    "finetune": ("finetune", "fine-tune a model on your RGB-D recordings (rosbag2 or image folders): model.pt + report"),
 }
 
 
