@@ -62,6 +62,7 @@ def evaluate_heldout(cache: FrameCache, options: RecordingOptions, models: list[
         info_topic=options.camera_info_topic or None, max_dt=options.max_dt, samples=samples, progress=progress),
         protocol, [ModelResult(label, predictor, protocol.accumulator()) for label, predictor in predictors])
     sample_at = set(np.linspace(0, max(total - 1, 0), num=min(samples, total)).round().astype(int).tolist()) if total else set()
+    first_stamp = {number: min(f["stamp_ns"] for f in cache.frames if f["source"] == number) for number in wanted}
     gts: list[np.ndarray] = []
     start = time.perf_counter()
     bar = tqdm(total=total, desc="held-out frames", unit="frame", disable=not progress, dynamic_ncols=True)
@@ -75,6 +76,7 @@ def evaluate_heldout(cache: FrameCache, options: RecordingOptions, models: list[
                     result.skipped[frame.reason] += 1
                     continue
                 preds = _run_models(result, frame)
+                result.frames[-1].update(source=number, t_s=(frame.stamp_ns - first_stamp[number]) / 1e9)
                 result.images_read += 1
                 if len(result.frames) - 1 in sample_at:
                     result.samples.append(_sample(frame, preds))

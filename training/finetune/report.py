@@ -47,7 +47,7 @@ def finetune_metrics(held: HeldoutResult, data: dict[str, Any], run_info: dict[s
     before, after = held.result.models[0], held.result.models[1]
     per_frame = []
     for i, frame in enumerate(held.result.frames):
-        row = {"index": frame["index"], "stamp_s": frame["stamp_ns"] / 1e9}
+        row = {"recording": frame["source"], "index": frame["index"], "stamp_s": frame["stamp_ns"] / 1e9, "t_s": frame["t_s"]}
         for name, values in (("before", before.metrics[i]), ("after", after.metrics[i]), ("constant", held.constant_metrics[i])):
             row[name] = None if values is None else {k: float(values[k]) for k in KEY_METRICS}
         per_frame.append(row)
@@ -94,7 +94,7 @@ def _preamble(metrics: dict[str, Any]) -> str:
     return (f"<h2>Run</h2><table>{table}</table>"
             f"<h2>Held-out frames ({held['frames_evaluated']}, {html.escape(held['protocol']['note'])})</h2>"
             f'<table><tr><th class="l"></th>{head}</tr>{body}</table>'
-            "<h2>Per held-out frame</h2><table><tr><th>frame</th><th>t (s)</th><th>abs_rel before</th><th>abs_rel after</th>"
+            "<h2>Per held-out frame</h2><table><tr><th>frame</th><th>t in recording (s)</th><th>abs_rel before</th><th>abs_rel after</th>"
             f"<th>abs_rel constant</th><th>d1 before</th><th>d1 after</th></tr>{frames}</table>")
 
 
@@ -105,5 +105,5 @@ def _frame_row(row: dict[str, Any]) -> str:
 
     better = row["before"] and row["after"] and row["after"]["abs_rel"] < row["before"]["abs_rel"]
     after_cell = cell("after", "abs_rel").replace("<td>", '<td class="best">') if better else cell("after", "abs_rel")
-    return (f"<tr><td>{row['index']}</td><td>{row['stamp_s']:.3f}</td>{cell('before', 'abs_rel')}{after_cell}"
+    return (f"<tr><td>{row['index']}</td><td>{row['t_s']:.3f}</td>{cell('before', 'abs_rel')}{after_cell}"
             f"{cell('constant', 'abs_rel')}{cell('before', 'd1')}{cell('after', 'd1')}</tr>")

@@ -66,7 +66,12 @@ def run_finetune(request: FinetuneRequest, log: Callable[[str], None] = print) -
     cfg = parse_config(mapping)
     from disdepth_core.data.bag_dataset import ensure_frame_cache
 
-    cache = ensure_frame_cache(cfg.data, request.progress, log, describe=False)  # check_recordings described them
+    try:
+        cache = ensure_frame_cache(cfg.data, request.progress, log, describe=False)  # check_recordings described them
+    except BaseException:
+        if not request.resume:  # nothing was trained: leave no folder behind that a retry would trip over
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     log(describe_split(cache))
     if request.minutes is not None and not request.resume:
         iterations = iterations_for_minutes(cfg, request.minutes, request.device, log)
@@ -80,9 +85,8 @@ def run_finetune(request: FinetuneRequest, log: Callable[[str], None] = print) -
     from .heldout import evaluate_heldout
     from .report import write_finetune_report
 
-    held = evaluate_heldout(cache, recording_options(cfg.data), [(f"before: {start.path.name}", str(start.path)),
-                                                                  (f"after: {MODEL_NAME}", str(out / MODEL_NAME))],
-                            request.samples, request.progress, log)
+    labels = [(f"before: {start.path.parent.name}/{start.path.name}", str(start.path)), ("after: fine-tuned", str(out / MODEL_NAME))]
+    held = evaluate_heldout(cache, recording_options(cfg.data), labels, request.samples, request.progress, log)
     info = run_info(request, start, cfg, cache, trainer, wall, out)
     paths = write_finetune_report(out, held, info)
     metrics = json_load(paths["metrics"])
