@@ -13,7 +13,7 @@ import torch
 
 from disdepth_core.cli import main
 
-from .helpers import TOPICS, image_folder, tiny_bag
+from .helpers import TOPICS, image_folder, room_frames, tiny_bag
 
 TOPIC_ARGS = ["--image-topic", TOPICS.compressed, "--depth-topic", TOPICS.depth]
 
@@ -50,6 +50,11 @@ def test_end_to_end(recordings, tiny_checkpoint, tmp_path, kind):
     meta = runtime.metadata
     assert (meta.input_height, meta.input_width) == (64, 96) and meta.train_focal == pytest.approx(129.6 * 96 / 144)
     assert runtime.infer(np.zeros((1, 3, 64, 96), np.float32)).shape == (1, 1, 64, 96)
+    from disdepth_core.pipeline import FramePipeline, PipelineConfig
+
+    frame = room_frames()[0]  # the recording's own camera: the node's focal_rescale leaves depth as predicted
+    result = FramePipeline(runtime).process_rgb(frame.rgb, (frame.K, (96, 144)), PipelineConfig(focal_rescale=True, points=False))
+    assert result.focal_factor == pytest.approx(1.0)
     metrics = json.loads((out / "metrics.json").read_text())
     held = metrics["heldout"]
     assert metrics["training"]["iterations"] == 3 and metrics["frames"] == {
