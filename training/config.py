@@ -36,16 +36,6 @@ class OptimConfig:
     num_workers: int = 2
     # Limit iterations per epoch (0 = full epoch); for smoke tests and quick experiments.
     max_iters_per_epoch: int = 0
-    # LR warm-up (linear from lr/warmup_iters) over the first iterations, then the decay to
-    # lr * end_lr_ratio: "linear" (the paper's) or "cosine" (gentler at the start: fine-tuning).
-    warmup_iters: int = 0
-    schedule: str = "linear"
-
-    def __post_init__(self) -> None:
-        if self.schedule not in ("linear", "cosine"):
-            raise ValueError(f"optim.schedule must be linear or cosine, got {self.schedule!r}")
-        if self.warmup_iters < 0:
-            raise ValueError(f"optim.warmup_iters must be >= 0, got {self.warmup_iters}")
 
 
 @dataclass

@@ -189,13 +189,9 @@ class TrainingModule(nn.Module):
         for name, part in self.parts.items():
             options = self.part_options[name]
             params = [p for p in part.parameters() if p.requires_grad] if options.trainable else []
-            group = {"params": params, "lr": optim_cfg.lr * options.lr_mult, "weight_decay": optim_cfg.weight_decay, "part": name}
-            if name == STUDENT and params and self.cfg.finetune.encoder_lr_mult != 1.0:
-                from .finetune.weights import student_param_groups
-
-                groups += student_param_groups(part, group, self.cfg.finetune.encoder_lr_mult)
-            elif params:
-                groups.append(group)
+            if params:
+                groups.append({"params": params, "lr": optim_cfg.lr * options.lr_mult,
+                               "weight_decay": optim_cfg.weight_decay, "part": name})
         if not groups:
             raise ValueError("no trainable parameters: every part is frozen")
         self._groups_handed_out = True
@@ -248,10 +244,10 @@ def build_training_module(cfg: TrainConfig) -> TrainingModule:
     """The composite for ``cfg`` (the supervised student, or the ``distill.method`` composite),
     its student started from ``finetune.init_checkpoint`` when one is set."""
     module = _build_composite(cfg)
-    if cfg.finetune.init_checkpoint or cfg.finetune.encoder_lr_mult == 0:
-        from .finetune.weights import apply_finetune
+    if cfg.finetune.init_checkpoint:
+        from .finetune.weights import start_from_checkpoint
 
-        apply_finetune(module, cfg.finetune)
+        start_from_checkpoint(module, cfg.finetune.init_checkpoint)
     return module
 
 

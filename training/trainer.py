@@ -125,15 +125,9 @@ class Trainer:
 
     # ---------------------------------------------------------------- set-up helpers
     def lr_factor(self, step: int) -> float:
-        """Linear decay from 1 to ``end_lr_ratio`` across all iterations (paper section 4); with
-        ``optim.warmup_iters`` a linear warm-up first, with ``optim.schedule: cosine`` a cosine decay."""
-        optim = self.cfg.optim
-        if step < optim.warmup_iters:
-            return (step + 1) / optim.warmup_iters
-        progress = min((step - optim.warmup_iters) / max(self.total_iters - optim.warmup_iters, 1), 1.0)
-        if optim.schedule == "cosine":
-            return optim.end_lr_ratio + (1.0 - optim.end_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        return 1.0 - (1.0 - optim.end_lr_ratio) * progress
+        """Linear decay from 1 to ``end_lr_ratio`` across all iterations (paper section 4)."""
+        progress = min(step / max(self.total_iters, 1), 1.0)
+        return 1.0 - (1.0 - self.cfg.optim.end_lr_ratio) * progress
 
     def make_writer(self) -> Any:
         if not (self.dist.is_main and self.cfg.log.tensorboard):

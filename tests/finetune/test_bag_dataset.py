@@ -93,8 +93,7 @@ def test_training_train_trains_on_a_bag(tmp_path):
     bag = tiny_bag(tmp_path / "bag", count=16, colour="jpeg")
     config = {"name": "bag_tiny", "data": bag_data(bag, tmp_path / "cache", zoom_min=0.8, zoom_max=1.25),
               "model": {"backbone": "ghostnet_100", "lg_conv": True, "head": {"n_bins": 32, "max_depth": 10.0}},
-              "optim": {"batch_size": 4, "epochs": 1, "num_workers": 0, "max_iters_per_epoch": 2, "warmup_iters": 1,
-                        "schedule": "cosine"},
+              "optim": {"batch_size": 4, "epochs": 1, "num_workers": 0, "max_iters_per_epoch": 2},
               "log": {"out_dir": str(tmp_path / "run"), "tensorboard": False, "image_every": 0}}
     path = tmp_path / "bag.yaml"
     path.write_text(yaml.safe_dump(config))

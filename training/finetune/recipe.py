@@ -30,10 +30,7 @@ class Recipe:
     iterations: int = 300
     batch_size: int = 8
     lr: float = 1e-4
-    encoder_lr_mult: float = 1.0
     freeze_batchnorm: bool = True
-    warmup_iters: int = 30
-    schedule: str = "cosine"
     end_lr_ratio: float = 0.05
     weight_decay: float = 1e-2
     zoom_min: float = 0.8
@@ -99,12 +96,10 @@ def finetune_config(start: StartModel, data: DataSpec, recipe: Recipe, out_dir: 
         },
         "optim": {"lr": recipe.lr, "end_lr_ratio": recipe.end_lr_ratio, "weight_decay": recipe.weight_decay,
                   "batch_size": recipe.batch_size, "epochs": 1, "num_workers": num_workers,
-                  "max_iters_per_epoch": recipe.iterations, "warmup_iters": min(recipe.warmup_iters, recipe.iterations // 4),
-                  "schedule": recipe.schedule},
+                  "max_iters_per_epoch": recipe.iterations},
         "loss": {"silog_variance_focus": recipe.silog_variance_focus, "bins_weight": recipe.bins_weight},
         # No validation inside the run: the held-out frames are judged once, at the end, the way
         # the node runs the released file (training.finetune.heldout), and never pick a checkpoint.
         "log": {"out_dir": str(out_dir), "log_every": 50, "image_every": 0, "val_every": 0, "tensorboard": False},
-        "finetune": {"init_checkpoint": str(start.path.resolve()), "encoder_lr_mult": recipe.encoder_lr_mult,
-                     "freeze_batchnorm": recipe.freeze_batchnorm},
+        "finetune": {"init_checkpoint": str(start.path.resolve()), "freeze_batchnorm": recipe.freeze_batchnorm},
     }

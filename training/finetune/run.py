@@ -24,7 +24,7 @@ from .start_model import StartModel, check_start_model
 
 CONFIG_NAME, CHECKPOINT_NAME, MODEL_NAME = "config.yaml", "last.pt", "model.pt"
 # Keys that --minutes may set differently between a run and its --resume (they are read back).
-BUDGET_KEYS = ("optim.max_iters_per_epoch", "optim.warmup_iters", "data.recording.samples_per_epoch")
+BUDGET_KEYS = ("optim.max_iters_per_epoch", "data.recording.samples_per_epoch")
 
 
 class FinetuneError(ValueError):
@@ -265,8 +265,8 @@ def run_info(request: FinetuneRequest, start: StartModel, cfg, cache, trainer, w
                      "wall_s": wall, "images_per_s": done * cfg.optim.batch_size / max(wall, 1e-9),
                      "synthetic_mix": cfg.data.recording.synthetic_mix, "train_size": [cfg.data.train_height, cfg.data.train_width],
                      "zoom": [cfg.data.recording.zoom_min, cfg.data.recording.zoom_max], "lr": cfg.optim.lr,
-                     "schedule": cfg.optim.schedule, "warmup_iters": cfg.optim.warmup_iters,
-                     "encoder_lr_mult": cfg.finetune.encoder_lr_mult, "freeze_batchnorm": cfg.finetune.freeze_batchnorm,
+                     "end_lr_ratio": cfg.optim.end_lr_ratio,
+                     "freeze_batchnorm": cfg.finetune.freeze_batchnorm,
                      "config": str(out / CONFIG_NAME)},
     }
 
