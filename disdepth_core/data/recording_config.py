@@ -14,7 +14,7 @@ A ``bag`` dataset config names the cache folder as its ``data_root`` and the rec
         image_topic: /camera/camera/color/image_raw/compressed
         depth_topic: /camera/camera/aligned_depth_to_color/image_raw
         zoom_min: 0.8                         # focal-consistent scale augmentation
-        zoom_max: 1.6
+        zoom_max: 2.0
 
 Everything here is plain data checked at load time, so ``training.train`` (distillation included)
 reads bags like any other dataset.

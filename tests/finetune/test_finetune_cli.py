@@ -43,7 +43,7 @@ def test_end_to_end(recordings, tiny_checkpoint, tmp_path, kind):
     topics = [] if kind == "folder" else ["--image-topic", TOPICS.compressed if kind == "sqlite3" else TOPICS.color,
                                           "--depth-topic", TOPICS.depth]
     assert finetune(recordings[kind], "--model", tiny_checkpoint, *topics, "--out", out, "--iterations", 3) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "heldout_frames.csv", "metrics.json", "model.pt", "report.html"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.yaml", "frames.csv", "metrics.json", "model.pt", "report.html"]
     from disdepth_core.runtime import load_runtime
 
     runtime = load_runtime(out / "model.pt")  # what the node, predict and bench load

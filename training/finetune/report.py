@@ -24,12 +24,12 @@ KEY_METRICS = ("abs_rel", "rmse", "d1")
 
 
 def write_finetune_report(out_dir: Path, held: HeldoutResult, run_info: dict[str, Any]) -> dict[str, Path]:
-    """Write metrics.json, report.html and heldout_frames.csv; returns their paths."""
+    """Write metrics.json, report.html and frames.csv; returns their paths."""
     import csv
 
     data = summary(held.result)
     metrics = finetune_metrics(held, data, run_info)
-    paths = {"metrics": out_dir / "metrics.json", "report": out_dir / "report.html", "frames": out_dir / "heldout_frames.csv"}
+    paths = {"metrics": out_dir / "metrics.json", "report": out_dir / "report.html", "frames": out_dir / "frames.csv"}
     paths["metrics"].write_text(json.dumps(metrics, indent=2, default=_json_default))
     header, rows = frame_rows(held.result)
     with paths["frames"].open("w", newline="") as handle:
