@@ -168,7 +168,8 @@ def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tu
     manifest = {"version": CACHE_VERSION, "key": key, "size_hw": [height, width],
                 "K": scaled_K(first.K, first.size_hw, size_hw).tolist(), "source_K": np.asarray(first.K).tolist(),
                 "source_hw": list(first.size_hw), "sources": [rec.info.path for rec in recordings],
-                "describe": [rec.info.describe() for rec in recordings], "step": step, "val_fraction": val_fraction,
+                "describe": [rec.info.describe() for rec in recordings],
+                "camera_sources": [rec.info.camera_source for rec in recordings], "step": step, "val_fraction": val_fraction,
                 "frames": frames, "skipped": skipped, "read_errors": read_errors}
     (tmp / "frames.json").write_text(json.dumps(manifest))
     if root.exists():

@@ -6,7 +6,9 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "eval_viewpoints.py"
 spec = importlib.util.spec_from_file_location("eval_viewpoints", SCRIPT)
 eval_viewpoints = importlib.util.module_from_spec(spec)

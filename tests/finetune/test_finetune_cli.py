@@ -99,6 +99,15 @@ def test_ctrl_c_saves_and_resume_continues_at_the_exact_step(recordings, tiny_ch
     assert json.loads((tmp_path / "cut" / "metrics.json").read_text())["training"]["iterations"] == 6
 
 
+def test_minutes_become_iterations_measured_here(recordings, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert finetune(recordings["folder"], "--model", tiny_checkpoint, "--out", out, "--minutes", 0.05) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("[finetune] --minutes"))
+    iterations = int(line.split("-> ")[1].split()[0])
+    assert iterations >= 10 and json.loads((out / "metrics.json").read_text())["training"]["iterations"] == iterations
+    assert f"max_iters_per_epoch: {iterations}" in (out / "config.yaml").read_text()  # what --resume would continue
+
+
 def _checkpoint_like(path: Path, tiny_checkpoint: Path, **changes) -> Path:
     payload = torch.load(tiny_checkpoint, weights_only=True)
     payload.update(changes)

@@ -14,6 +14,7 @@ from disdepth_core.data.rgbd_recording import RecordingError, RgbdFrame, Skipped
 
 from .helpers import TOPICS, image_folder, room_frames, tiny_bag
 
+pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 OPTIONS = RecordingOptions(image_topic=TOPICS.compressed, depth_topic=TOPICS.depth)
 
 

@@ -59,7 +59,7 @@ def evaluate_heldout(cache: FrameCache, options: RecordingOptions, models: list[
     sources = cache.manifest["sources"]
     result = BagEvalResult(", ".join(sources), _storage(sources), BagEvalOptions(
         image_topic=options.image_topic or "colour images", depth_topic=options.depth_topic or "depth images",
-        info_topic=options.camera_info_topic or None, max_dt=options.max_dt, samples=samples, progress=progress),
+        info_topic=cache.manifest["camera_sources"][0], max_dt=options.max_dt, samples=samples, progress=progress),
         protocol, [ModelResult(label, predictor, protocol.accumulator()) for label, predictor in predictors])
     sample_at = set(np.linspace(0, max(total - 1, 0), num=min(samples, total)).round().astype(int).tolist()) if total else set()
     first_stamp = {number: min(f["stamp_ns"] for f in cache.frames if f["source"] == number) for number in wanted}
