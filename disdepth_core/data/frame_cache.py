@@ -126,6 +126,9 @@ def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tu
     from tqdm import tqdm
 
     root = Path(root)
+    if root.exists() and not (root / "frames.json").is_file() and any(root.iterdir()):
+        raise RecordingError(f"{root} (the bag dataset's data_root, where decoded frames are cached) exists and is not a "
+                             "frame cache; give a new or empty folder")
     check_one_camera(recordings)
     total = sum(rec.info.frames for rec in recordings)
     step = max(1, math.ceil(total / max_frames)) if max_frames > 0 else 1

@@ -31,6 +31,8 @@ def ensure_synthetic_pool(root: str | Path, count: int, size_hw: tuple[int, int]
            "kind": kind, "seed": int(seed)}
     meta = root / "pool.json"
     if not (meta.is_file() and json.loads(meta.read_text()).get("key") == key):
+        if root.exists() and not meta.is_file() and any(root.iterdir()):
+            raise ValueError(f"{root} exists and is not a synthetic pool; move it away (it is rebuilt there)")
         _render(root, key, progress)
     height, width = size_hw
     rgb = np.memmap(root / "rgb.u8", dtype=np.uint8, mode="r", shape=(count, height, width, 3))

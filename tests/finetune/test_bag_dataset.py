@@ -76,6 +76,36 @@ def test_synthetic_mix_draws_its_share_from_a_pool_at_the_recordings_focal(tmp_p
     assert sum(name.startswith("synthetic#") for name in names) == 4
 
 
+def test_several_recordings_each_hold_out_their_last_part_and_must_share_a_camera(tmp_path):
+    from disdepth_core.data.config import DatasetConfig
+
+    first, second = tiny_bag(tmp_path / "a", count=16, colour="jpeg"), tiny_bag(tmp_path / "b", count=16, colour="jpeg")
+    data = bag_data(first, tmp_path / "cache")
+    data["recording"]["sources"] = [str(first), str(second)]
+    held = build_dataset(load_dataclass(DatasetConfig, data), "eval")
+    assert [(f["source"], f["index"]) for f in (held.cache.frames[i] for i in held.frames)] == [
+        (0, 12), (0, 13), (0, 14), (0, 15), (1, 12), (1, 13), (1, 14), (1, 15)]
+    from disdepth_core.bags.rgbd_writer import write_rgbd_bag
+    from disdepth_core.data.rgbd_recording import RgbdFrame
+
+    from .helpers import room_frames
+
+    other = [RgbdFrame(f.index, f.stamp_ns, f.rgb, f.depth, f.K * [[1.2], [1.2], [1]]) for f in room_frames(16)]
+    data["recording"]["sources"] = [str(first), str(write_rgbd_bag(other, tmp_path / "c", colour="jpeg"))]
+    data["data_root"] = str(tmp_path / "cache2")
+    with pytest.raises(RecordingError, match="are from different cameras or settings; fine-tune on one camera at a time"):
+        build_dataset(load_dataclass(DatasetConfig, data), "train")
+
+
+def test_a_data_root_that_is_not_a_cache_is_never_replaced(tmp_path):
+    bag = tiny_bag(tmp_path / "bag", count=16, colour="jpeg")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(RecordingError, match="exists and is not a frame cache"):
+        build_dataset(dataset_config(bag, tmp_path / "mine"), "train")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
 def test_too_few_frames_is_one_line(tmp_path):
     bag = tiny_bag(tmp_path / "bag", count=6, colour="jpeg")
     with pytest.raises(RecordingError) as err:
