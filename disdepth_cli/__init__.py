@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "depth PNGs, previews and point clouds for an image, a folder or a video"),
     "release": ("release", "turn a training checkpoint into a small weights-only student (same as python -m training.release)"),
     "ghost-eval": ("ghost_eval", "paper Table 5: teacher vs acclimated teacher vs student (same as python -m training.ghost_eval)"),
+    "finetune": ("finetune", "fine-tune a model on your RGB-D recordings (rosbag2 or image folders): model.pt + report"),
 }
 
 

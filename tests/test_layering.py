@@ -24,9 +24,9 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
     {"foundation": ("disdepth_core",)},  # the core's top-level modules: errors, config parsing, geometry, metrics, ...
     {"models": ("disdepth_core.models",)},
     {"runtime": ("disdepth_core.runtime",)},
-    {"pipeline": ("disdepth_core.pipeline", "disdepth_core.evaluation")},
-    {"data": ("disdepth_core.data",), "synthetic": ("disdepth_core.synthetic",), "export": ("disdepth_core.export",)},
-    {"bags": ("disdepth_core.bags",)},
+    {"pipeline": ("disdepth_core.pipeline", "disdepth_core.evaluation"), "synthetic": ("disdepth_core.synthetic",)},
+    {"bags": ("disdepth_core.bags",), "export": ("disdepth_core.export",)},
+    {"data": ("disdepth_core.data",)},
     {"training": ("training",), "node": ("disdepth_ros",)},
     {"cli": ("disdepth_cli",)},
 ]
@@ -138,5 +138,5 @@ def test_the_checker_sees_lazy_relative_and_package_imports(tmp_path):
                       "    import training.trainer\n    from disdepth_core import __version__\n")
     assert imported_modules("disdepth_core.runtime.loader", source, modules) == {
         "disdepth_core.runtime.base", "disdepth_core.models.checkpoint", "training.trainer", "disdepth_core"}
-    assert group_of("disdepth_core.runtime.loader") == (2, "runtime") and group_of("disdepth_core.geometry") == (0, "foundation")
+    assert group_of("disdepth_core.runtime.loader") == (2, "runtime") and group_of("disdepth_core.data.io") == (5, "data") and group_of("disdepth_core.geometry") == (0, "foundation")
     assert group_of("training.trainer") == (6, "training") and group_of("disdepth_ros.depth_node") == (6, "node")

@@ -157,6 +157,10 @@ class TrainingModule(nn.Module):
         for name, options in self.part_options.items():
             if options.keep_eval:
                 self.parts[name].eval()
+        if mode and self.cfg.finetune.freeze_batchnorm:
+            from .finetune.weights import freeze_batchnorm
+
+            freeze_batchnorm(self.student)
         return self
 
     # ---------------------------------------------------------------- the step
@@ -238,7 +242,17 @@ def register_distill_method(name: str, builder: Union[str, TrainingModuleBuilder
 
 
 def build_training_module(cfg: TrainConfig) -> TrainingModule:
-    """The composite for ``cfg``: the supervised student, or the ``distill.method`` composite."""
+    """The composite for ``cfg`` (the supervised student, or the ``distill.method`` composite),
+    its student started from ``finetune.init_checkpoint`` when one is set."""
+    module = _build_composite(cfg)
+    if cfg.finetune.init_checkpoint:
+        from .finetune.weights import start_from_checkpoint
+
+        start_from_checkpoint(module, cfg.finetune.init_checkpoint)
+    return module
+
+
+def _build_composite(cfg: TrainConfig) -> TrainingModule:
     if not cfg.distill.enabled:
         from disdepth_core.models import build_model_from_config
 

@@ -23,6 +23,8 @@ from disdepth_core.value_ranges import ranged
 # NumPy's seeds are 32-bit: a larger or negative seed fails deep inside the data pipeline.
 SEED_MAX = 2**32 - 1
 
+from .finetune.section import FinetuneConfig
+
 
 @dataclass
 class OptimConfig:
@@ -93,6 +95,7 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     log: LogConfig = field(default_factory=LogConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping (recorded in checkpoints); ``train_config_from_dict`` reads it back."""

@@ -357,7 +357,8 @@ class Trainer:
                 "train_focal": getattr(self.train_set, "reference_focal", None),
                 "train_input_size": [data.train_height, data.train_width],
                 "input_size": list(self.inference_size()),
-                "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "config_name": self.cfg.name}
+                "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "config_name": self.cfg.name,
+                **(getattr(self.train_set, "camera_meta", None) or {})}  # recordings: their camera
 
     def inference_size(self) -> tuple[int, int]:
         """The network input size at evaluation (e.g. the KB crop), the size runtimes should use."""

@@ -197,7 +197,9 @@ def _sample_grid(result: BagEvalResult) -> str:
     return f'<table class="grid"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
 
 
-def render_html(result: BagEvalResult, data: dict[str, Any]) -> str:
+def render_html(result: BagEvalResult, data: dict[str, Any], title: str = "DisDepth bag evaluation", preamble: str = "") -> str:
+    """The report page; ``title`` and ``preamble`` (trusted HTML placed before the settings) let
+    other tools (``disdepth finetune``) head the same report with their own summary."""
     frames = data["frames"]
     topics = data["topics"]
     warnings = "".join(f'<div class="warn">{html.escape(w)}</div>' for w in data["warnings"])
@@ -216,11 +218,12 @@ def render_html(result: BagEvalResult, data: dict[str, Any]) -> str:
                                                     f"{', flip TTA' if model['flip_tta'] else ''})"))
     settings_html = "".join(f'<tr><th class="l">{html.escape(k)}</th><td class="l">{html.escape(str(v))}</td></tr>' for k, v in settings)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>DisDepth bag evaluation: {html.escape(Path(data['bag']).name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: {html.escape(Path(data['bag']).name)}</title>
 <style>{CSS}</style></head><body>
-<h1>DisDepth bag evaluation</h1>
+<h1>{html.escape(title)}</h1>
 <p class="meta">{html.escape(data['bag'])}: evaluated at <b>{html.escape(data['resolution'])}</b></p>
 {warnings}
+{preamble}
 <h2>Settings</h2><table>{settings_html}</table>
 <h2>Accuracy (all frames with ground truth)</h2>{_metrics_table(data)}
 {_anchor_section(result, data)}

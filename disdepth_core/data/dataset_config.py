@@ -23,6 +23,8 @@ from typing import Any
 from disdepth_core.config_parsing import dataclass_to_dict
 from disdepth_core.value_ranges import ranged
 
+from .recording_config import RecordingConfig
+
 # Per-dataset defaults (the BTS / AdaBins / NeWCRFs conventions the paper's numbers use).
 # Folder datasets default to millimetre PNGs (depth_scale 1000) and an indoor range.
 # A train size of 0 for "folder" means "no random crop" (images are used at full size).
@@ -33,6 +35,10 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
             "train_height": 416, "train_width": 544},
     "folder": {"max_depth": 10.0, "depth_scale": 1000.0, "eval_crop": None, "rotate_degree": 1.0,
                "train_height": 0, "train_width": 0},
+    # RGB-D recordings (rosbag2 or image folders), read through a frame cache: data_root is the
+    # cache folder, ``recording`` names the recordings (disdepth_core/data/bag_dataset.py).
+    "bag": {"max_depth": 10.0, "depth_scale": 1000.0, "eval_crop": None, "rotate_degree": 0.0,
+            "train_height": 0, "train_width": 0},
 }
 
 # Evaluation crops understood by the metrics code; None = evaluate every valid pixel.
@@ -88,6 +94,7 @@ class DatasetConfig:
     do_random_rotate: bool = True
     focal: float = ranged(0.0, ge=0)
     resize_scale: float = ranged(1.0, gt=0)
+    recording: RecordingConfig | None = None  # the ``bag`` dataset's recordings (required there, unused elsewhere)
 
     def __post_init__(self) -> None:
         if self.name not in DATASET_DEFAULTS:
@@ -107,6 +114,8 @@ class DatasetConfig:
             self.eval_crop = defaults["eval_crop"]
         elif isinstance(self.eval_crop, str) and self.eval_crop.lower() in ("none", ""):
             self.eval_crop = None  # YAML users write "none"
+        if (self.name == "bag") != (self.recording is not None):
+            raise ValueError("a 'bag' dataset needs a 'recording' section (sources, topics), and only a 'bag' dataset takes one")
         if self.train_height == 0 and self.train_width == 0 and defaults["train_height"]:
             self.train_height = scaled_size(defaults["train_height"], self.resize_scale)
             self.train_width = scaled_size(defaults["train_width"], self.resize_scale)

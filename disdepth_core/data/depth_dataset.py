@@ -298,6 +298,10 @@ class DepthDataset(Dataset):
                 "crop_box": tuple(int(v) for v in box), "K": K, "path": self.image_path(entry), "index": index}
 
 
-def build_dataset(cfg: DatasetConfig, mode: str, seed: int = 0) -> DepthDataset:
+def build_dataset(cfg: DatasetConfig, mode: str, seed: int = 0) -> Dataset:
     """The one public way to make a dataset (trainer, evaluator and CLI all call this)."""
+    if cfg.name == "bag":  # recordings through a frame cache (disdepth_core/data/bag_dataset.py)
+        from disdepth_core.data.bag_dataset import BagDataset
+
+        return BagDataset(cfg, mode, seed)
     return DepthDataset(cfg, mode, seed)
