@@ -37,7 +37,7 @@ class RecordingConfig:
     depth_topic: str = ""
     camera_info_topic: str = ""  # "" = the camera_info beside the image topic
     max_dt: float = ranged(0.02, ge=0)  # seconds between a colour frame and the depth paired with it
-    intrinsics: list[float] = field(default_factory=list)  # [fx, fy, cx, cy] at the colour size: overrides camera_info
+    intrinsics: tuple[float, ...] = ranged((), gt=0)  # (fx, fy, cx, cy) at the colour size: overrides camera_info
     depth_scale: float = ranged(0.0, ge=0)  # image folders: depth units per metre (0 = 1000; TUM folders 5000)
     val_fraction: float = ranged(0.2, ge=0, lt=1)  # last part of each recording held out (contiguous in time)
     max_frames: int = ranged(3000, ge=0)  # keep every k-th frame of longer recordings (near-duplicates at 30 Hz)

@@ -128,8 +128,8 @@ def test_bad_input_is_one_line_before_any_work(recordings, tiny_checkpoint, tmp_
     cases = [
         ((bag, *good, "--out", tmp_path / "taken"), "already exists; choose a new folder"),
         ((bag, *good, "--out", bag / "run"), "would write into (or over) the input"),
-        ((bag, *good, "--out", tmp_path / "a_file" / "run"), "is not a folder"),
-        ((bag, *good, "--out", "/proc/disdepth_finetune_test"), "cannot write in /proc"),
+        ((bag, *good, "--out", tmp_path / "a_file" / "run"), "is a file, not a folder"),
+        ((bag, *good, "--out", "/proc/disdepth_finetune_test"), "cannot write in folder /proc"),
         ((bag, "--model", teacher, *TOPIC_ARGS, "--out", tmp_path / "o1"), "teacher, not a depth student"),
         ((bag, "--model", distilled, *TOPIC_ARGS, "--out", tmp_path / "o2"), "release its student first"),
         ((bag, "--model", tmp_path / "model.onnx", *TOPIC_ARGS, "--out", tmp_path / "o3"), "is an exported model (.onnx)"),
