@@ -1,0 +1,133 @@
+"""Tables of the CPU Table 3/4 experiment (``ablation_table4.py``): rows, paired differences, diagnostics.
+
+Paired differences are what the experiment can show: every method row of one seed starts from the
+supervised row's student and sees the same batches, so ``row - supervised`` of one seed removes
+the seed's own luck; their mean and spread over the seeds say whether an effect is larger than
+the run-to-run noise. The diagnostics come from the ``[diag]`` lines the trainer writes at the
+logging interval (:meth:`training.trainer.Trainer.log_diagnostics`).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+ROWS = ("supervised", "kd", "fam", "disdepth")
+LABELS = {"supervised": "Lite0 + LG (supervised)", "kd": "+ KD (plain, raw teacher features)",
+          "fam": "+ KD + FAM (acclimated)", "disdepth": "+ KD + FAM + LAM (DisDepth)"}
+PAIRS = (("kd", "supervised"), ("fam", "supervised"), ("disdepth", "supervised"), ("fam", "kd"), ("disdepth", "fam"))
+METRICS = (("abs_rel", 4), ("rmse", 4), ("d1", 3))
+DIAG_LINE = re.compile(r"^\[diag\] epoch (\d+) step (\d+): (.*)$")
+DIAG_KEYS = ("kd_task_grad_ratio", "residual", "silog", "ghost/silog", "lam/max", "lam/std")
+
+
+def read_diagnostics(log: Path) -> list[dict[str, float]]:
+    """Every ``[diag]`` line of a run's log (all invocations, in order) as a dict with its step."""
+    rows: list[dict[str, float]] = []
+    if not log.is_file():
+        return rows
+    for line in log.read_text(errors="replace").splitlines():
+        match = DIAG_LINE.match(line.strip())
+        if not match:
+            continue
+        values = {"epoch": float(match.group(1)), "step": float(match.group(2))}
+        for item in match.group(3).split():
+            key, _, value = item.partition("=")
+            try:
+                values[key] = float(value)
+            except ValueError:
+                continue
+        rows.append(values)
+    return rows
+
+
+def mean_sd(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:+.4f}" if values else "-"
+    return f"{statistics.mean(values):+.4f} ± {statistics.stdev(values):.4f}"
+
+
+def rows_table(runs: dict, seeds: list[int]) -> list[str]:
+    lines = ["| row | abs_rel mean | rmse mean | d1 mean | abs_rel per seed (" + ", ".join(f"s{s}" for s in seeds) + ") | steps | wall per run (min) |",
+             "|---|---:|---:|---:|---|---:|---:|"]
+    for row in ROWS:
+        found = [runs[f"{row}_s{s}"] for s in seeds if f"{row}_s{s}" in runs]
+        if not found:
+            continue
+        cells = [f"{statistics.mean(r['metrics'][k] for r in found):.{d}f}" for k, d in METRICS]
+        per_seed = ", ".join(f"{runs[f'{row}_s{s}']['metrics']['abs_rel']:.4f}" if f"{row}_s{s}" in runs else "-" for s in seeds)
+        walls = ", ".join(f"{r['wall_s'] / 60:.0f}" for r in found)
+        lines.append(f"| {LABELS[row]} | {' | '.join(cells)} | {per_seed} | {found[0]['global_step']} | {walls} |")
+    return lines
+
+
+def paired_table(runs: dict, seeds: list[int]) -> list[str]:
+    lines = ["| difference (per seed: row minus reference) | abs_rel mean ± sd | per seed | rmse mean ± sd | d1 mean ± sd | seeds better |",
+             "|---|---:|---|---:|---:|---:|"]
+    for row, ref in PAIRS:
+        both = [s for s in seeds if f"{row}_s{s}" in runs and f"{ref}_s{s}" in runs]
+        if not both:
+            continue
+        diff = {k: [runs[f"{row}_s{s}"]["metrics"][k] - runs[f"{ref}_s{s}"]["metrics"][k] for s in both] for k, _ in METRICS}
+        better = sum(d < 0 for d in diff["abs_rel"])
+        lines.append(f"| {row} - {ref} | {mean_sd(diff['abs_rel'])} | {', '.join(f'{d:+.4f}' for d in diff['abs_rel'])} | "
+                     f"{mean_sd(diff['rmse'])} | {mean_sd(diff['d1'])} | {better} of {len(both)} |")
+    return lines
+
+
+def diagnostics_table(out: Path, seeds: list[int], kd_start_step: int) -> list[str]:
+    """Per row, mean over seeds: the first logged step with KD on, and the last logged step."""
+    lines = ["| row | when | KD/task grad ratio | imitation residual | student silog | ghost-teacher silog | LAM max | LAM std |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in ROWS[1:]:
+        for when in ("first KD step", "last step"):
+            picked = []
+            for seed in seeds:
+                diag = [d for d in read_diagnostics(out / f"{row}_s{seed}.log") if d["step"] > kd_start_step]
+                if diag:
+                    picked.append(diag[0] if when == "first KD step" else diag[-1])
+            if not picked:
+                continue
+            cells = []
+            for key in DIAG_KEYS:
+                values = [d[key] for d in picked if key in d]
+                cells.append(f"{statistics.mean(values):.3g}" if values else "-")
+            lines.append(f"| {row} | {when} (step {int(picked[0]['step'])}) | {' | '.join(cells)} |")
+    return lines
+
+
+def ghost_table(ghost: dict) -> list[str]:
+    lines = ["| run | teacher abs_rel | ghost teacher abs_rel | student abs_rel | teacher rmse | ghost rmse | student rmse |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, rows in ghost.items():
+        t, g, s = rows["teacher"], rows["ghost_teacher"], rows["student"]
+        lines.append(f"| {name} | {t['abs_rel']:.4f} | {g['abs_rel']:.4f} | {s['abs_rel']:.4f} | {t['rmse']:.4f} | {g['rmse']:.4f} | {s['rmse']:.4f} |")
+    return lines
+
+
+def format_report(results: dict, out: Path, seeds: list[int], kd_start_step: int = 132) -> str:
+    """Markdown: constant, gate, rows, paired differences, diagnostics, Table 5, wall times."""
+    runs = results.get("runs", {})
+    parts: list[str] = []
+    if "constant" in results:
+        c = results["constant"]
+        m = c["metrics"]
+        parts.append(f"Constant {c['depth_m']:.2f} m (median valid test depth) on the {c['images']} test frames: "
+                     f"abs_rel {m['abs_rel']:.4f}, rmse {m['rmse']:.4f}, d1 {m['d1']:.3f}")
+    if "teacher" in runs:
+        t = runs["teacher"]
+        parts.append(f"Teacher (Lite2 + LG, {t['global_step']} steps, {t['wall_s'] / 60:.0f} min): abs_rel {t['metrics']['abs_rel']:.4f}, "
+                     f"rmse {t['metrics']['rmse']:.4f}, d1 {t['metrics']['d1']:.3f}")
+    if "gate" in results:
+        g = results["gate"]
+        parts.append(f"Gate {'passed' if g['passed'] else 'FAILED'}: teacher / supervised students' mean = {g['ratio_to_students']:.2f} "
+                     f"(<= 0.8 needed), teacher / constant = {g['ratio_to_constant']:.2f} (<= 0.8 needed)")
+    parts += ["", *rows_table(runs, seeds), "", *paired_table(runs, seeds), "", *diagnostics_table(out, seeds, kd_start_step)]
+    if results.get("ghost_eval"):
+        parts += ["", *ghost_table(results["ghost_eval"])]
+    walls = results.get("walls", {})
+    if walls:
+        parts += ["", f"Wall time summed over runs: {sum(walls.values()) / 60:.0f} min over {len(walls)} runs "
+                      f"(two at a time: elapsed is roughly half of that plus the teacher's lead)"]
+    return "\n".join(parts)
