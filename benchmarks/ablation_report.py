@@ -115,19 +115,26 @@ def format_report(results: dict, out: Path, seeds: list[int], kd_start_step: int
         m = c["metrics"]
         parts.append(f"Constant {c['depth_m']:.2f} m (median valid test depth) on the {c['images']} test frames: "
                      f"abs_rel {m['abs_rel']:.4f}, rmse {m['rmse']:.4f}, d1 {m['d1']:.3f}")
-    if "teacher" in runs:
-        t = runs["teacher"]
-        parts.append(f"Teacher (Lite2 + LG, {t['global_step']} steps, {t['wall_s'] / 60:.0f} min): abs_rel {t['metrics']['abs_rel']:.4f}, "
+    for name, label in (("teacher", "Teacher Lite2 + LG (packaged ImageNet weights)"), ("swin_teacher", "Swin-nano teacher (from scratch)")):
+        if name not in runs:
+            continue
+        t = runs[name]
+        parts.append(f"{label}, {t['global_step']} steps, {t['wall_s'] / 60:.0f} min: abs_rel {t['metrics']['abs_rel']:.4f}, "
                      f"rmse {t['metrics']['rmse']:.4f}, d1 {t['metrics']['d1']:.3f}")
-    if "gate" in results:
-        g = results["gate"]
-        parts.append(f"Gate {'passed' if g['passed'] else 'FAILED'}: teacher / supervised students' mean = {g['ratio_to_students']:.2f} "
-                     f"(<= 0.8 needed), teacher / constant = {g['ratio_to_constant']:.2f} (<= 0.8 needed)")
+        gate = results.get("gates", {}).get(name)
+        if gate:
+            parts.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: / supervised students' mean {gate['ratio_to_students']:.2f} "
+                         f"(<= 0.8 needed), / constant {gate['ratio_to_constant']:.2f} (<= 0.8 needed)")
     parts += ["", *rows_table(runs, seeds), "", *paired_table(runs, seeds), "", *diagnostics_table(out, seeds, kd_start_step)]
+    swin = [name for name in runs if name.startswith("swin_") and name != "swin_teacher"]
+    if swin:
+        parts += ["", "Swin-nano teacher arm (first seed; the same supervised row as reference):",
+                  *[f"| {name} | abs_rel {runs[name]['metrics']['abs_rel']:.4f} | rmse {runs[name]['metrics']['rmse']:.4f} | "
+                    f"d1 {runs[name]['metrics']['d1']:.3f} |" for name in sorted(swin)]]
     if results.get("ghost_eval"):
         parts += ["", *ghost_table(results["ghost_eval"])]
     walls = results.get("walls", {})
     if walls:
-        parts += ["", f"Wall time summed over runs: {sum(walls.values()) / 60:.0f} min over {len(walls)} runs "
-                      f"(two at a time: elapsed is roughly half of that plus the teacher's lead)"]
+        parts += ["", f"Wall time summed over runs: {sum(walls.values()) / 60:.0f} min over {len(walls)} runs; "
+                      f"elapsed over the script's invocations: {results.get('elapsed_s', 0.0) / 60:.0f} min"]
     return "\n".join(parts)

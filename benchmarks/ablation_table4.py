@@ -29,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -44,6 +46,8 @@ from ablation_report import format_report  # noqa: E402
 CONFIGS = REPO / "training" / "configs"
 STUDENT_CONFIG = CONFIGS / "synthetic_t3_student_nyu.yaml"
 TEACHER_CONFIG = CONFIGS / "synthetic_t3_teacher_nyu.yaml"
+SWIN_TEACHER_CONFIG = CONFIGS / "synthetic_t3_teacher_swin_nyu.yaml"
+SWIN_BACKBONE = "swin_nano_patch4_window7"
 DATA_ARGS = ["--dataset", "nyu", "--train", "1500", "--test", "300", "--seed", "0", "--size", "120x160"]
 METHODS = {"supervised": ["distill.enabled=false"], "kd": ["distill.method=kd"], "fam": ["distill.method=fam"],
            "disdepth": ["distill.method=disdepth"]}
@@ -68,8 +72,12 @@ def data_overrides(data: Path) -> list[str]:
             f"data.train_split={nyu / 'splits' / 'train.txt'}", f"data.test_split={nyu / 'splits' / 'test.txt'}"]
 
 
-def student_run(method: str, seed: int, teacher: Path) -> Run:
-    return Run(f"{method}_s{seed}", STUDENT_CONFIG, [f"seed={seed}", f"distill.teacher_checkpoint={teacher}", *METHODS[method]])
+def student_run(method: str, seed: int, teacher: Path, prefix: str = "", teacher_backbone: str = "") -> Run:
+    """A Lite0 + LG student row; ``prefix``/``teacher_backbone`` name another teacher (the Swin arm)."""
+    sets = [f"seed={seed}", f"distill.teacher_checkpoint={teacher}", *METHODS[method]]
+    if teacher_backbone:
+        sets.append(f"distill.teacher_backbone={teacher_backbone}")
+    return Run(f"{prefix}{method}_s{seed}", STUDENT_CONFIG, sets)
 
 
 def teacher_run(extensions: int) -> Run:
@@ -112,7 +120,23 @@ class Experiment:
     def train(self, runs: list[Run]) -> None:
         """Train every run not yet finished, ``jobs`` at a time; a failure stops the script."""
         pending = [r for r in runs if not self.finished(r)]
-        active: dict[str, tuple[subprocess.Popen, float, Run]] = {}
+        active: dict[str, tuple[subprocess.Popen, float, Run, Any]] = {}
+        try:
+            self.schedule(pending, active)
+        except BaseException as err:
+            # Ctrl-C (which reached the trainers too), SIGTERM or a failed run: every trainer still
+            # running saves at its step and exits, its wall time so far is kept, and the next
+            # invocation resumes it. SIGTERM is sent only if Ctrl-C did not already ask it to stop:
+            # a second signal would abort the trainer before it saves.
+            for name, (proc, start, _, log) in active.items():
+                if not isinstance(err, KeyboardInterrupt):
+                    proc.terminate()
+                proc.wait()
+                log.close()
+                self.add_wall(name, time.time() - start)
+            raise
+
+    def schedule(self, pending: list[Run], active: dict[str, tuple[subprocess.Popen, float, Run, Any]]) -> None:
         env = os.environ | THREAD_ENV | {"PYTHONPATH": str(REPO)}
         while pending or active:
             while pending and len(active) < self.jobs:
@@ -122,17 +146,16 @@ class Experiment:
                 log.write(f"\n[ablation] {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
                 log.flush()
                 print(f"[ablation] start {run.name}", flush=True)
-                active[run.name] = (subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT), time.time(), run)
+                active[run.name] = (subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT), time.time(), run, log)
             time.sleep(2)
-            for name, (proc, start, run) in list(active.items()):
+            for name, (proc, start, run, log) in list(active.items()):
                 if proc.poll() is None:
                     continue
                 del active[name]
+                log.close()
                 wall = time.time() - start
                 self.add_wall(name, wall)
                 if proc.returncode != 0:
-                    for other, _, _ in active.values():
-                        other.terminate()  # SIGTERM: the trainer saves at its current step
                     raise SystemExit(f"[ablation] {name} failed (exit {proc.returncode}); see {self.out / f'{name}.log'}; "
                                      "run the script again to continue")
                 self.record(run, cmd=command(run, self.data, self.out))
@@ -165,18 +188,21 @@ class Experiment:
         c = self.results["constant"]
         print(f"[ablation] constant {c['depth_m']:.2f} m: abs_rel {c['metrics']['abs_rel']:.4f}", flush=True)
 
-    def gate(self, seeds: list[int]) -> dict:
+    def gate(self, seeds: list[int], teacher: str = "teacher") -> dict:
+        """The teacher's abs_rel against the supervised students' mean and the constant's."""
         runs = self.results["runs"]
         students = [runs[f"supervised_s{s}"]["metrics"]["abs_rel"] for s in seeds]
-        teacher = runs["teacher"]["metrics"]["abs_rel"]
+        score = runs[teacher]["metrics"]["abs_rel"]
         mean = sum(students) / len(students)
         constant = self.results["constant"]["metrics"]["abs_rel"]
-        verdict = {"teacher_abs_rel": teacher, "students_mean_abs_rel": mean, "constant_abs_rel": constant,
-                   "ratio_to_students": teacher / mean, "ratio_to_constant": teacher / constant,
-                   "passed": teacher <= GATE_RATIO * mean and teacher <= GATE_RATIO * constant,
-                   "teacher_steps": runs["teacher"]["global_step"]}
-        self.results["gate"] = verdict
+        verdict = {"teacher_abs_rel": score, "students_mean_abs_rel": mean, "constant_abs_rel": constant,
+                   "ratio_to_students": score / mean, "ratio_to_constant": score / constant,
+                   "passed": score <= GATE_RATIO * mean and score <= GATE_RATIO * constant,
+                   "teacher_steps": runs[teacher]["global_step"]}
+        self.results.setdefault("gates", {})[teacher] = verdict
         self.save()
+        print(f"[ablation] gate of {teacher} {'passed' if verdict['passed'] else 'FAILED'}: abs_rel {score:.4f} = "
+              f"{verdict['ratio_to_students']:.2f}x the students' mean, {verdict['ratio_to_constant']:.2f}x the constant", flush=True)
         return verdict
 
     def ghost_eval(self, names: list[str]) -> None:
@@ -224,6 +250,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="training processes at once (one thread each)")
     parser.add_argument("--report", action="store_true", help="only print the report of what has run")
     parser.add_argument("--until", choices=("data", "gate", "rows", "all"), default="all", help="stop after this stage")
+    parser.add_argument("--swin", action="store_true",
+                        help="also the cross-architecture arm: a Swin-nano teacher to the same gate, its rows on the first seed")
     args = parser.parse_args()
     out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
     out.mkdir(parents=True, exist_ok=True)
@@ -232,34 +260,55 @@ def main() -> int:
         print(format_report(exp.results, out, seeds))
         return 0
     started = time.time()
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))  # stop like Ctrl-C: children save
+    try:
+        return run_all(exp, seeds, args.until, args.swin)
+    finally:  # also when interrupted: elapsed time adds up over the invocations
+        exp.results["elapsed_s"] = round(exp.results.get("elapsed_s", 0.0) + time.time() - started, 1)
+        exp.save()
+
+
+def run_all(exp: Experiment, seeds: list[int], until: str, swin: bool) -> int:
+    """The stages in order (see the module docstring); returns the exit status."""
     exp.prepare_data()
-    if args.until == "data":
+    if until == "data":
         return 0
-    teacher = out / "teacher" / "last.pt"
+    verdict = teacher_and_gate(exp, seeds, swin)
+    if not verdict["passed"]:
+        print(format_report(exp.results, exp.out, seeds))
+        return 1
+    if until == "gate":
+        return 0
+    teacher = exp.out / "teacher" / "last.pt"
+    exp.train([student_run(m, s, teacher) for s in seeds for m in ("disdepth", "fam", "kd")])
+    swin_rows = swin and exp.results["gates"]["swin_teacher"]["passed"]
+    if swin_rows:
+        exp.train([student_run(m, seeds[0], exp.out / "swin_teacher" / "last.pt", "swin_", SWIN_BACKBONE) for m in ("disdepth", "fam", "kd")])
+    if until == "rows":
+        return 0
+    ghosts = [f"{m}_s{s}" for s in seeds for m in ("disdepth", "fam")]
+    exp.ghost_eval(ghosts + ([f"swin_{m}_s{seeds[0]}" for m in ("disdepth", "fam")] if swin_rows else []))
+    print(format_report(exp.results, exp.out, seeds))
+    return 0
+
+
+def teacher_and_gate(exp: Experiment, seeds: list[int], swin: bool) -> dict:
+    """Teacher(s) and supervised rows, two at a time; the Lite2 teacher trains on until it passes
+    the gate (at most ``MAX_EXTENSIONS`` times). The Swin-nano teacher gets one budget and its verdict."""
+    teacher = exp.out / "teacher" / "last.pt"
     extensions = exp.results.get("teacher_extensions", 0)
-    exp.train([teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds])
+    runs = [teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds]
+    exp.train(runs + ([Run("swin_teacher", SWIN_TEACHER_CONFIG)] if swin else []))
+    if swin:
+        exp.gate(seeds, "swin_teacher")
     verdict = exp.gate(seeds)
     while not verdict["passed"] and extensions < MAX_EXTENSIONS:
         extensions += 1
-        print(f"[ablation] gate missed ({verdict['ratio_to_students']:.2f}x the students): the teacher trains on", flush=True)
+        print(f"[ablation] the teacher trains on ({TEACHER_EXTRA_EPOCHS} more epochs)", flush=True)
         exp.results["teacher_extensions"] = extensions
         exp.train([teacher_run(extensions)])
         verdict = exp.gate(seeds)
-    print(f"[ablation] gate {'passed' if verdict['passed'] else 'FAILED'}: teacher {verdict['teacher_abs_rel']:.4f} = "
-          f"{verdict['ratio_to_students']:.2f}x the students' mean, {verdict['ratio_to_constant']:.2f}x the constant", flush=True)
-    if not verdict["passed"]:
-        print(format_report(exp.results, out, seeds))
-        return 1
-    if args.until == "gate":
-        return 0
-    exp.train([student_run(m, s, teacher) for s in seeds for m in ("disdepth", "fam", "kd")])
-    if args.until == "rows":
-        return 0
-    exp.ghost_eval([f"{m}_s{s}" for s in seeds for m in ("disdepth", "fam")])
-    exp.results["last_invocation_wall_s"] = round(time.time() - started, 1)
-    exp.save()
-    print(format_report(exp.results, out, seeds))
-    return 0
+    return verdict
 
 
 if __name__ == "__main__":
