@@ -62,6 +62,18 @@ def rows_table(runs: dict, seeds: list[int]) -> list[str]:
     return lines
 
 
+def per_run_table(runs: dict, seeds: list[int]) -> list[str]:
+    """Every student run's metrics (the per-seed values behind the means)."""
+    lines = ["| run | abs_rel | sq_rel | rmse | d1 | wall (min) |", "|---|---:|---:|---:|---:|---:|"]
+    for row in ROWS:
+        for seed in seeds:
+            run = runs.get(f"{row}_s{seed}")
+            if run:
+                m = run["metrics"]
+                lines.append(f"| {row} s{seed} | {m['abs_rel']:.4f} | {m['sq_rel']:.4f} | {m['rmse']:.4f} | {m['d1']:.3f} | {run['wall_s'] / 60:.0f} |")
+    return lines
+
+
 def paired_table(runs: dict, seeds: list[int]) -> list[str]:
     lines = ["| difference (per seed: row minus reference) | abs_rel mean ± sd | per seed | rmse mean ± sd | d1 mean ± sd | seeds better |",
              "|---|---:|---|---:|---:|---:|"]
@@ -76,24 +88,26 @@ def paired_table(runs: dict, seeds: list[int]) -> list[str]:
     return lines
 
 
-def diagnostics_table(out: Path, seeds: list[int], kd_start_step: int) -> list[str]:
-    """Per row, mean over seeds: the first logged step with KD on, and the last logged step."""
-    lines = ["| row | when | KD/task grad ratio | imitation residual | student silog | ghost-teacher silog | LAM max | LAM std |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+def diagnostics_table(out: Path, seeds: list[int], prefix: str = "") -> list[str]:
+    """Per method, mean over seeds, at four logged steps: the first, the last of the warm-up (what KD
+    would do: fam/disdepth compute it; kd's teacher does not run yet), the first with KD on, the last."""
+    lines = ["| row | step | KD/task grad ratio | imitation residual | student silog | ghost-teacher silog | LAM max | LAM std |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in ROWS[1:]:
-        for when in ("first KD step", "last step"):
-            picked = []
-            for seed in seeds:
-                diag = [d for d in read_diagnostics(out / f"{row}_s{seed}.log") if d["step"] > kd_start_step]
-                if diag:
-                    picked.append(diag[0] if when == "first KD step" else diag[-1])
-            if not picked:
-                continue
+        logs = [read_diagnostics(out / f"{prefix}{row}_s{seed}.log") for seed in seeds]
+        logs = [log for log in logs if log]
+        if not logs:
+            continue
+        steps = sorted({d["step"] for d in logs[0]})
+        kd_on = [step for step, has_kd in ((d["step"], "kd" in d) for d in logs[0]) if has_kd]
+        picks = [steps[0]] + ([steps[steps.index(kd_on[0]) - 1], kd_on[0]] if kd_on else []) + [steps[-1]]
+        for step in sorted(set(picks)):
+            picked = [d for log in logs for d in log if d["step"] == step]
             cells = []
             for key in DIAG_KEYS:
                 values = [d[key] for d in picked if key in d]
                 cells.append(f"{statistics.mean(values):.3g}" if values else "-")
-            lines.append(f"| {row} | {when} (step {int(picked[0]['step'])}) | {' | '.join(cells)} |")
+            lines.append(f"| {prefix}{row} | {int(step)}{' (KD on)' if step in kd_on else ''} | {' | '.join(cells)} |")
     return lines
 
 
@@ -106,7 +120,7 @@ def ghost_table(ghost: dict) -> list[str]:
     return lines
 
 
-def format_report(results: dict, out: Path, seeds: list[int], kd_start_step: int = 132) -> str:
+def format_report(results: dict, out: Path, seeds: list[int]) -> str:
     """Markdown: constant, gate, rows, paired differences, diagnostics, Table 5, wall times."""
     runs = results.get("runs", {})
     parts: list[str] = []
@@ -125,12 +139,13 @@ def format_report(results: dict, out: Path, seeds: list[int], kd_start_step: int
         if gate:
             parts.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: / supervised students' mean {gate['ratio_to_students']:.2f} "
                          f"(<= 0.8 needed), / constant {gate['ratio_to_constant']:.2f} (<= 0.8 needed)")
-    parts += ["", *rows_table(runs, seeds), "", *paired_table(runs, seeds), "", *diagnostics_table(out, seeds, kd_start_step)]
+    parts += ["", *rows_table(runs, seeds), "", *paired_table(runs, seeds), "", *per_run_table(runs, seeds), "", *diagnostics_table(out, seeds)]
     swin = [name for name in runs if name.startswith("swin_") and name != "swin_teacher"]
     if swin:
         parts += ["", "Swin-nano teacher arm (first seed; the same supervised row as reference):",
                   *[f"| {name} | abs_rel {runs[name]['metrics']['abs_rel']:.4f} | rmse {runs[name]['metrics']['rmse']:.4f} | "
-                    f"d1 {runs[name]['metrics']['d1']:.3f} |" for name in sorted(swin)]]
+                    f"d1 {runs[name]['metrics']['d1']:.3f} |" for name in sorted(swin)],
+                  "", *diagnostics_table(out, seeds[:1], "swin_")]
     if results.get("ghost_eval"):
         parts += ["", *ghost_table(results["ghost_eval"])]
     walls = results.get("walls", {})
