@@ -293,21 +293,23 @@ def run_all(exp: Experiment, seeds: list[int], until: str, swin: bool) -> int:
 
 
 def teacher_and_gate(exp: Experiment, seeds: list[int], swin: bool) -> dict:
-    """Teacher(s) and supervised rows, two at a time; the Lite2 teacher trains on until it passes
-    the gate (at most ``MAX_EXTENSIONS`` times). The Swin-nano teacher gets one budget and its verdict."""
+    """Teacher and supervised rows, two at a time; the Lite2 teacher trains on until it passes the
+    gate (at most ``MAX_EXTENSIONS`` times), the Swin-nano teacher (one budget) filling the other
+    slot meanwhile; then the Swin teacher's own verdict."""
     teacher = exp.out / "teacher" / "last.pt"
     extensions = exp.results.get("teacher_extensions", 0)
-    runs = [teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds]
-    exp.train(runs + ([Run("swin_teacher", SWIN_TEACHER_CONFIG)] if swin else []))
-    if swin:
-        exp.gate(seeds, "swin_teacher")
+    swin_runs = [Run("swin_teacher", SWIN_TEACHER_CONFIG)] if swin else []
+    exp.train([teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds])
     verdict = exp.gate(seeds)
     while not verdict["passed"] and extensions < MAX_EXTENSIONS:
         extensions += 1
         print(f"[ablation] the teacher trains on ({TEACHER_EXTRA_EPOCHS} more epochs)", flush=True)
         exp.results["teacher_extensions"] = extensions
-        exp.train([teacher_run(extensions)])
+        exp.train([teacher_run(extensions)] + swin_runs)
         verdict = exp.gate(seeds)
+    if swin:
+        exp.train(swin_runs)
+        exp.gate(seeds, "swin_teacher")
     return verdict
 
 
