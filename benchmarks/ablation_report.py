@@ -129,12 +129,19 @@ def format_report(results: dict, out: Path, seeds: list[int]) -> str:
         m = c["metrics"]
         parts.append(f"Constant {c['depth_m']:.2f} m (median valid test depth) on the {c['images']} test frames: "
                      f"abs_rel {m['abs_rel']:.4f}, rmse {m['rmse']:.4f}, d1 {m['d1']:.3f}")
-    for name, label in (("teacher", "Teacher Lite2 + LG (packaged ImageNet weights)"), ("swin_teacher", "Swin-nano teacher (from scratch)")):
+    teachers = (("teacher_1500frames", "First teacher: Lite2 + LG on the students' 1500 frames"),
+                ("swin_teacher_1500frames", "First Swin-nano teacher (from scratch) on the students' 1500 frames"),
+                ("teacher", "Teacher Lite2 + LG (packaged ImageNet weights, 6000 frames)"),
+                ("swin_teacher", "Swin-nano teacher (from scratch, 6000 frames)"))
+    for name, label in teachers:
         if name not in runs:
             continue
         t = runs[name]
         parts.append(f"{label}, {t['global_step']} steps, {t['wall_s'] / 60:.0f} min: abs_rel {t['metrics']['abs_rel']:.4f}, "
                      f"rmse {t['metrics']['rmse']:.4f}, d1 {t['metrics']['d1']:.3f}")
+        history = results.get("teacher_history", {}).get(name)
+        if history:
+            parts.append("  trained on: " + ", ".join(f"{h['steps']} steps abs_rel {h['abs_rel']:.4f}" for h in history))
         gate = results.get("gates", {}).get(name)
         if gate:
             parts.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: / supervised students' mean {gate['ratio_to_students']:.2f} "

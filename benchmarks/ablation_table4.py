@@ -5,10 +5,13 @@
 
 What it runs (configs ``training/configs/synthetic_t3_{teacher,student}_nyu.yaml``):
 
-1. data: ``disdepth synth --dataset nyu --train 1500 --test 300 --seed 0 --size 120x160`` (if
-   missing), and the constant baseline on its test split (the median valid test depth everywhere);
-2. the teacher (EfficientNet-Lite2 + LG, packaged ImageNet weights, 1500 steps) and the
-   supervised students (Lite0 + LG, packaged weights, 396 steps, one per seed), two at a time;
+1. data: ``disdepth synth --dataset nyu --train 1500 --test 300 --seed 0 --size 120x160`` and the
+   teacher's ``--train 6000`` of the same (if missing), and the constant baseline on the test
+   split (the median valid test depth everywhere);
+2. the teacher (EfficientNet-Lite2 + LG, packaged ImageNet weights, 1500 steps on 6000 frames:
+   the students' 1500 and 4500 more of the same generator, the same test split) and the
+   supervised students (Lite0 + LG, packaged weights, 396 steps on their 1500 frames, one per
+   seed), two at a time;
 3. the gate: the teacher's abs_rel must be <= 0.8x the supervised students' mean and <= 0.8x the
    constant's; if not, the teacher trains on (``--resume`` with more epochs) up to twice, else the
    script stops and says so (distilling from a teacher no better than the students shows nothing);
@@ -49,6 +52,10 @@ TEACHER_CONFIG = CONFIGS / "synthetic_t3_teacher_nyu.yaml"
 SWIN_TEACHER_CONFIG = CONFIGS / "synthetic_t3_teacher_swin_nyu.yaml"
 SWIN_BACKBONE = "swin_nano_patch4_window7"
 DATA_ARGS = ["--dataset", "nyu", "--train", "1500", "--test", "300", "--seed", "0", "--size", "120x160"]
+# The teacher's data: the same generator and seed with 6000 training frames, whose first 1500 are
+# the students' frames (byte-identical) and whose test split is the students' test split. On the
+# students' 1500 frames alone the Lite2 teacher overfits and missed the gate (see docs/distillation.md).
+TEACHER_DATA_ARGS = ["--dataset", "nyu", "--train", "6000", "--test", "300", "--seed", "0", "--size", "120x160"]
 METHODS = {"supervised": ["distill.enabled=false"], "kd": ["distill.method=kd"], "fam": ["distill.method=fam"],
            "disdepth": ["distill.method=disdepth"]}
 GATE_RATIO = 0.8  # teacher abs_rel <= this x the supervised students' mean, and x the constant's
@@ -59,11 +66,13 @@ THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OMP_WAIT_POLICY":
 
 @dataclass
 class Run:
-    """One training process: its name (= folder under ``out``), config and overrides."""
+    """One training process: its name (= folder under ``out``), config, overrides, and data
+    (``teacher_data``: the teacher's larger set; else the students')."""
 
     name: str
     config: Path
     sets: list[str] = field(default_factory=list)
+    teacher_data: bool = False
 
 
 def data_overrides(data: Path) -> list[str]:
@@ -84,16 +93,16 @@ def teacher_run(extensions: int) -> Run:
     """The teacher, trained on by ``TEACHER_EXTRA_EPOCHS`` per extension (``--resume``: the linear
     LR decay then follows the longer schedule from the step it stopped at)."""
     if not extensions:
-        return Run("teacher", TEACHER_CONFIG)
+        return Run("teacher", TEACHER_CONFIG, teacher_data=True)
     from training.config import load_train_config
 
     epochs = load_train_config(TEACHER_CONFIG).optim.epochs + extensions * TEACHER_EXTRA_EPOCHS
-    return Run("teacher", TEACHER_CONFIG, [f"optim.epochs={epochs}"])
+    return Run("teacher", TEACHER_CONFIG, [f"optim.epochs={epochs}"], teacher_data=True)
 
 
-def command(run: Run, data: Path, out: Path) -> list[str]:
+def command(run: Run, data: Path, teacher_data: Path, out: Path) -> list[str]:
     cmd = [sys.executable, "-m", "training.train", "--config", str(run.config), "--no-progress", "--resume"]
-    for item in data_overrides(data) + [f"log.out_dir={out / run.name}", *run.sets]:
+    for item in data_overrides(teacher_data if run.teacher_data else data) + [f"log.out_dir={out / run.name}", *run.sets]:
         cmd += ["--set", item]
     return cmd
 
@@ -101,8 +110,8 @@ def command(run: Run, data: Path, out: Path) -> list[str]:
 class Experiment:
     """The results file, the data, and a pool of ``jobs`` concurrent training processes."""
 
-    def __init__(self, out: Path, data: Path, jobs: int) -> None:
-        self.out, self.data, self.jobs = out, data, jobs
+    def __init__(self, out: Path, data: Path, teacher_data: Path, jobs: int) -> None:
+        self.out, self.data, self.teacher_data, self.jobs = out, data, teacher_data, jobs
         self.results_path = out / "results.json"
         self.results: dict = json.loads(self.results_path.read_text()) if self.results_path.is_file() else {}
         self.results.setdefault("runs", {})
@@ -141,7 +150,7 @@ class Experiment:
         while pending or active:
             while pending and len(active) < self.jobs:
                 run = pending.pop(0)
-                cmd = command(run, self.data, self.out)
+                cmd = command(run, self.data, self.teacher_data, self.out)
                 log = open(self.out / f"{run.name}.log", "a")
                 log.write(f"\n[ablation] {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
                 log.flush()
@@ -158,7 +167,7 @@ class Experiment:
                 if proc.returncode != 0:
                     raise SystemExit(f"[ablation] {name} failed (exit {proc.returncode}); see {self.out / f'{name}.log'}; "
                                      "run the script again to continue")
-                self.record(run, cmd=command(run, self.data, self.out))
+                self.record(run, cmd=command(run, self.data, self.teacher_data, self.out))
                 print(f"[ablation] done {name}: abs_rel {self.results['runs'][name]['metrics']['abs_rel']:.4f} "
                       f"({wall / 60:.1f} min)", flush=True)
 
@@ -179,9 +188,10 @@ class Experiment:
 
     # ---------------------------------------------------------------- stages
     def prepare_data(self) -> None:
-        if not (self.data / "nyu" / "splits" / "test.txt").is_file():
-            subprocess.run([sys.executable, "-m", "disdepth_core.cli", "synth", "--out", str(self.data), *DATA_ARGS, "--no-progress"],
-                           cwd=REPO, check=True, env=os.environ | THREAD_ENV)
+        for root, args in ((self.data, DATA_ARGS), (self.teacher_data, TEACHER_DATA_ARGS)):
+            if not (root / "nyu" / "splits" / "test.txt").is_file():
+                subprocess.run([sys.executable, "-m", "disdepth_core.cli", "synth", "--out", str(root), *args, "--no-progress"],
+                               cwd=REPO, check=True, env=os.environ | THREAD_ENV)
         if "constant" not in self.results:
             self.results["constant"] = constant_baseline(self.data)
             self.save()
@@ -245,7 +255,9 @@ def constant_baseline(data: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "runs" / "table3"))
-    parser.add_argument("--data", default=str(REPO / "data" / "synth_t3"), help="synthetic data root (generated if missing)")
+    parser.add_argument("--data", default=str(REPO / "data" / "synth_t3"), help="students' synthetic data (generated if missing)")
+    parser.add_argument("--teacher-data", default=str(REPO / "data" / "synth_t3_teacher"),
+                        help="the teacher's synthetic data, a superset of the students' (generated if missing)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--jobs", type=int, default=2, help="training processes at once (one thread each)")
     parser.add_argument("--report", action="store_true", help="only print the report of what has run")
@@ -255,7 +267,7 @@ def main() -> int:
     args = parser.parse_args()
     out, seeds = Path(args.out), [int(s) for s in args.seeds.split(",")]
     out.mkdir(parents=True, exist_ok=True)
-    exp = Experiment(out, Path(args.data), args.jobs)
+    exp = Experiment(out, Path(args.data), Path(args.teacher_data), args.jobs)
     if args.report:
         print(format_report(exp.results, out, seeds))
         return 0
@@ -298,7 +310,7 @@ def teacher_and_gate(exp: Experiment, seeds: list[int], swin: bool) -> dict:
     slot meanwhile; then the Swin teacher's own verdict."""
     teacher = exp.out / "teacher" / "last.pt"
     extensions = exp.results.get("teacher_extensions", 0)
-    swin_runs = [Run("swin_teacher", SWIN_TEACHER_CONFIG)] if swin else []
+    swin_runs = [Run("swin_teacher", SWIN_TEACHER_CONFIG, teacher_data=True)] if swin else []
     exp.train([teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds])
     verdict = exp.gate(seeds)
     while not verdict["passed"] and extensions < MAX_EXTENSIONS:
