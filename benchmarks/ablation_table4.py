@@ -305,13 +305,13 @@ def run_all(exp: Experiment, seeds: list[int], until: str, swin: bool) -> int:
 
 
 def teacher_and_gate(exp: Experiment, seeds: list[int], swin: bool) -> dict:
-    """Teacher and supervised rows, two at a time; the Lite2 teacher trains on until it passes the
-    gate (at most ``MAX_EXTENSIONS`` times), the Swin-nano teacher (one budget) filling the other
-    slot meanwhile; then the Swin teacher's own verdict."""
+    """Teachers and supervised rows, two at a time (the Swin-nano teacher, one budget, fills the
+    second slot); the Lite2 teacher trains on until it passes the gate (at most ``MAX_EXTENSIONS``
+    times); then the Swin teacher's own verdict."""
     teacher = exp.out / "teacher" / "last.pt"
     extensions = exp.results.get("teacher_extensions", 0)
     swin_runs = [Run("swin_teacher", SWIN_TEACHER_CONFIG, teacher_data=True)] if swin else []
-    exp.train([teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds])
+    exp.train([teacher_run(extensions)] + [student_run("supervised", s, teacher) for s in seeds] + swin_runs)
     verdict = exp.gate(seeds)
     while not verdict["passed"] and extensions < MAX_EXTENSIONS:
         extensions += 1
