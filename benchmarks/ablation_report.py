@@ -99,8 +99,11 @@ def diagnostics_table(out: Path, seeds: list[int], prefix: str = "") -> list[str
         if not logs:
             continue
         steps = sorted({d["step"] for d in logs[0]})
-        kd_on = [step for step, has_kd in ((d["step"], "kd" in d) for d in logs[0]) if has_kd]
-        picks = [steps[0]] + ([steps[steps.index(kd_on[0]) - 1], kd_on[0]] if kd_on else []) + [steps[-1]]
+        kd_on = [d["step"] for d in logs[0] if "kd" in d]
+        picks = [steps[0], steps[-1]]
+        if kd_on:
+            first = steps.index(kd_on[0])
+            picks += [kd_on[0]] + ([steps[first - 1]] if first > 0 else [])
         for step in sorted(set(picks)):
             picked = [d for log in logs for d in log if d["step"] == step]
             cells = []
@@ -147,7 +150,7 @@ def format_report(results: dict, out: Path, seeds: list[int]) -> str:
             parts.append(f"  gate {'passed' if gate['passed'] else 'FAILED'}: / supervised students' mean {gate['ratio_to_students']:.2f} "
                          f"(<= 0.8 needed), / constant {gate['ratio_to_constant']:.2f} (<= 0.8 needed)")
     parts += ["", *rows_table(runs, seeds), "", *paired_table(runs, seeds), "", *per_run_table(runs, seeds), "", *diagnostics_table(out, seeds)]
-    swin = [name for name in runs if name.startswith("swin_") and name != "swin_teacher"]
+    swin = [name for name in runs if name.startswith("swin_") and "teacher" not in name]
     if swin:
         parts += ["", "Swin-nano teacher arm (first seed; the same supervised row as reference):",
                   *[f"| {name} | abs_rel {runs[name]['metrics']['abs_rel']:.4f} | rmse {runs[name]['metrics']['rmse']:.4f} | "
