@@ -88,11 +88,30 @@ def paired_table(runs: dict, seeds: list[int]) -> list[str]:
     return lines
 
 
+def supervised_silog(out: Path, seeds: list[int]) -> dict[float, float]:
+    """The supervised rows' training silog per logged step, mean over seeds (TensorBoard): the same
+    batches as the method rows at the same step (paired data order), so the columns compare."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    per_step: dict[float, list[float]] = {}
+    for seed in seeds:
+        folder = out / f"supervised_s{seed}" / "tensorboard"
+        if not folder.is_dir():
+            continue
+        events = EventAccumulator(str(folder))
+        events.Reload()
+        if "train/silog" in events.Tags()["scalars"]:
+            for event in events.Scalars("train/silog"):
+                per_step.setdefault(float(event.step), []).append(event.value)
+    return {step: statistics.mean(values) for step, values in per_step.items()}
+
+
 def diagnostics_table(out: Path, seeds: list[int], prefix: str = "") -> list[str]:
     """Per method, mean over seeds, at four logged steps: the first, the last of the warm-up (what KD
     would do: fam/disdepth compute it; kd's teacher does not run yet), the first with KD on, the last."""
-    lines = ["| row | step | KD/task grad ratio | imitation residual | student silog | ghost-teacher silog | LAM max | LAM std |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    supervised = supervised_silog(out, seeds)
+    lines = ["| row | step | KD/task grad ratio | imitation residual | student silog | supervised silog, same batch | "
+             "ghost-teacher silog | LAM max | LAM std |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in ROWS[1:]:
         logs = [read_diagnostics(out / f"{prefix}{row}_s{seed}.log") for seed in seeds]
         logs = [log for log in logs if log]
@@ -110,6 +129,8 @@ def diagnostics_table(out: Path, seeds: list[int], prefix: str = "") -> list[str
             for key in DIAG_KEYS:
                 values = [d[key] for d in picked if key in d]
                 cells.append(f"{statistics.mean(values):.3g}" if values else "-")
+                if key == "silog":
+                    cells.append(f"{supervised[step]:.3g}" if step in supervised else "-")
             lines.append(f"| {prefix}{row} | {int(step)}{' (KD on)' if step in kd_on else ''} | {' | '.join(cells)} |")
     return lines
 
