@@ -56,6 +56,7 @@ def evaluate_ghost_teacher(checkpoint: str, overrides: list[str] | None = None, 
     if not cfg.distill.enabled or cfg.distill.method not in ("disdepth", "fam"):
         raise ValueError(f"{checkpoint} is not a run with a ghost decoder (distill.enabled={cfg.distill.enabled}, "
                          f"method={cfg.distill.method!r}); Table 5 needs method disdepth or fam")
+    cfg.model.pretrained_backbone = "none"  # every weight comes from the checkpoint: no ImageNet download
     module = build_training_module(cfg)
     module.load_trainable_state({STUDENT: payload["state_dict"], **payload["training_state"].get("parts", {})}, str(checkpoint))
     module = module.to(device).eval()

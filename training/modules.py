@@ -51,7 +51,7 @@ may also be such a ``"package.module:function"`` path itself (plugins, tests)::
             ...
 
     def build_disdepth_module(cfg):              # the builder DISTILL_METHODS names
-        return DisDepthDistillation(cfg, build_model_from_config(cfg.model), load_teacher(cfg))
+        return DisDepthDistillation(cfg, build_seeded_student(cfg), load_teacher(cfg))
 
 Contract the trainer relies on:
 
@@ -66,6 +66,8 @@ Contract the trainer relies on:
   the epoch a resumed run continues mid-way), so ``forward`` may skip work that no active term
   reads (``kd`` skips its teacher and regressors during the KD warm-up). Default: no-op. A
   ``forward`` called without it (tests, tools) must produce every output.
+* ``diagnostics(outputs, losses, gradients)``: on logging steps only, before the backward;
+  returns figures the trainer logs as ``diag/<key>`` (TensorBoard) and on one ``[diag]`` text line.
 * ``after_step()``: after each ``scaler.step(optimizer)`` (also when the AMP scaler skipped the
   update for an overflow); not after a step dropped for a non-finite loss (nothing changed).
 * ``trainable_state()`` / ``load_trainable_state()``: the state of every part registered with
@@ -183,6 +185,15 @@ class TrainingModule(nn.Module):
     def after_step(self) -> None:
         """Called after every optimiser step (e.g. to update a copy of the student; unused by DisDepth)."""
 
+    def diagnostics(self, outputs: dict[str, Any], losses: dict[str, torch.Tensor], gradients: bool = True) -> dict[str, float]:
+        """Figures to log at the logging interval, from this step's outputs and loss values.
+
+        Called on logging steps only, after the losses and before the backward, so the graph is
+        intact (``gradients=True`` allows extra ``torch.autograd.grad`` calls that keep it;
+        ``False`` under DDP). Default: none (supervised training logs its losses only).
+        """
+        return {}
+
     # ---------------------------------------------------------------- optimiser
     def param_groups(self, optim_cfg: OptimConfig) -> list[dict[str, Any]]:
         """One AdamW group per part with trainable parameters; locks the structure."""
@@ -241,6 +252,22 @@ def register_distill_method(name: str, builder: Union[str, TrainingModuleBuilder
     DISTILL_METHODS[name] = builder
 
 
+def build_seeded_student(cfg: TrainConfig) -> nn.Module:
+    """The run's student, initialised from its own generator seeded with ``cfg.seed``.
+
+    Its initial weights depend on the seed and ``cfg.model`` only, not on what was built before
+    it (a teacher, FAMs) or on the caller's global RNG: supervised and distillation rows of one
+    seed start from bit-identical students, so their differences are paired. The global RNG is
+    left as it was (``fork_rng``), so anything drawn after the build does not depend on the
+    student's size either.
+    """
+    from disdepth_core.models import build_model_from_config
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return build_model_from_config(cfg.model)
+
+
 def build_training_module(cfg: TrainConfig) -> TrainingModule:
     """The composite for ``cfg`` (the supervised student, or the ``distill.method`` composite),
     its student started from ``finetune.init_checkpoint`` when one is set."""
@@ -254,9 +281,7 @@ def build_training_module(cfg: TrainConfig) -> TrainingModule:
 
 def _build_composite(cfg: TrainConfig) -> TrainingModule:
     if not cfg.distill.enabled:
-        from disdepth_core.models import build_model_from_config
-
-        return TrainingModule(cfg, build_model_from_config(cfg.model))
+        return TrainingModule(cfg, build_seeded_student(cfg))
     method = cfg.distill.method
     builder = DISTILL_METHODS.get(method) or (method if ":" in method else None)
     if builder is None:

@@ -24,6 +24,7 @@ import math
 import os
 import random
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from disdepth_core.data.depth_dataset import build_dataset
 from disdepth_core.entry_point import UserError
 from disdepth_core.errors_text import last_line
 from disdepth_core.models.checkpoint import read_checkpoint, save_checkpoint, write_stopped_error
+from disdepth_core.models.pretrained import check_obtainable
 from disdepth_core.runtime.normalization import IMAGENET_MEAN, IMAGENET_STD
 from disdepth_core.visualize import colorize_depth
 
@@ -75,6 +77,7 @@ class DataLoadingError(TrainingError):
 class Trainer:
     def __init__(self, cfg: TrainConfig, resume: str | None = None, device: str = "auto", progress: bool = True) -> None:
         self.cfg = cfg
+        check_obtainable(cfg.model.pretrained_backbone, cfg.model.backbone)  # one line before any work
         self.dist: DistInfo = init_distributed(device)
         self.progress = progress and self.dist.is_main
         self.out_dir = Path(cfg.log.out_dir)
@@ -118,6 +121,7 @@ class Trainer:
         self.global_step = 0
         self.best_abs_rel = math.inf
         self.bad_steps = 0
+        self.diagnostics: dict[str, float] = {}  # the module's figures of the current logging step
         self.stop_requested = False
         self.data_error: DataLoadingError | None = None
         # Restored before anything is saved, so best.pt is only ever replaced by a better score.
@@ -197,6 +201,7 @@ class Trainer:
             bar.update(1)
             if self.global_step % self.cfg.log.log_every == 0:
                 self.log_scalars({f"train/{k}": v for k, v in losses.items()} | {"train/lr": self.scheduler.get_last_lr()[0], "train/images_per_s": speed})
+                self.log_diagnostics(epoch, losses)
             if self.cfg.log.image_every and self.global_step % self.cfg.log.image_every == 0:
                 self.log_images(batch)
         bar.close()
@@ -225,6 +230,8 @@ class Trainer:
         with torch.autocast(device_type=self.dist.device.type, enabled=self.use_amp):
             outputs = self.ddp_module(batch)
             losses = self.compute_losses(outputs, batch, epoch)
+        if (self.global_step + 1) % self.cfg.log.log_every == 0:  # a logging step: the graph is still whole
+            self.diagnostics = self.module.diagnostics(outputs, losses, gradients=not self.dist.enabled)
         total = losses["total"]
         self.optimizer.zero_grad(set_to_none=True)
         finite = torch.isfinite(total.detach()).to(torch.float32)
@@ -332,6 +339,16 @@ class Trainer:
         for key, value in values.items():
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.writer.add_scalar(key, value, self.global_step)
+
+    def log_diagnostics(self, epoch: int, losses: dict[str, float]) -> None:
+        """The module's diagnostics of this logging step: TensorBoard ``diag/*`` and one ``[diag]`` line."""
+        values, self.diagnostics = self.diagnostics, {}
+        if not values or not self.dist.is_main:
+            return
+        self.log_scalars({f"diag/{k}": v for k, v in values.items()})
+        text = " ".join(f"{k}={v:.4g}" for k, v in (losses | values).items())
+        tqdm.write(f"[diag] epoch {epoch + 1} step {self.global_step}: {text}")
+        sys.stdout.flush()
 
     def log_images(self, batch: dict[str, Any]) -> None:
         """RGB, prediction and GT of the first sample of the batch, colourised."""

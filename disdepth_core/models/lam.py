@@ -24,7 +24,14 @@ Choices and why:
   as independent sigmoid gates could.
 - **Scaled by N**: a softmax sums to 1, so its raw values (~1/N) would shrink the feature by
   four orders of magnitude at stride 4. Scaling by N makes the weights average exactly 1:
-  the ghost decoder sees features of the usual magnitude, and the KD loss keeps its scale.
+  the ghost decoder sees features of the usual magnitude.
+- **Not bounded above, normalised in the KD loss** (the scale review): the text wants useless
+  pixels at zero and important ones "large", and a softmax that can concentrate is how a
+  cross-attention says so, so M may reach N (one pixel). What must not follow LAM's sharpness
+  is the KD term's size: squared, M would scale it by ``mean(M^2)``, 1 (uniform) to N, so
+  :func:`.kd.attentive_kd_loss` rescales the scores to unit root-mean-square per image
+  (``M' = M / rms(M)``): LAM moves the imitation budget between pixels, lambda alone sets it.
+  At initialisation M stays within about [0.5, 2] (tested), so both forms agree there.
 - **Heads averaged to one map per pixel**: the paper's scores are "the importance of each
   pixel", one scalar per location, shared by all channels in the KD loss.
 - **No value projection**: a standard cross-attention would return ``sum_x a(x) V(x)``, one

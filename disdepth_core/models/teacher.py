@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model_config import ModelConfig
-from .pretrained import load_backbone_state, read_source
+from .pretrained import load_backbone_state, read_source, wants_weights
 from .student import DisDepthStudent
 from .swin_variants import SWIN_VARIANTS, SwinVariant, is_swin  # noqa: F401 (re-exported)
 
@@ -90,7 +90,7 @@ class DisDepthSwin(DisDepthStudent):
         if cfg.backbone not in SWIN_VARIANTS:
             raise ValueError(f"unknown Swin backbone {cfg.backbone!r}; known: {', '.join(sorted(SWIN_VARIANTS))}")
         backbone = SwinFeatures(SWIN_VARIANTS[cfg.backbone])
-        if cfg.pretrained_backbone:
+        if wants_weights(cfg.pretrained_backbone):
             load_swin_weights(backbone.body, cfg.pretrained_backbone, cfg.backbone)
         return backbone, backbone.channels, backbone.reductions, 0
 

@@ -144,7 +144,8 @@ def test_attentive_kd_is_the_documented_formula_and_only_trains_the_student():
     student = [torch.randn(2, c, h, w, requires_grad=True) for c, (h, w) in zip(STUDENT_CH, SIZES)]
     scores = [torch.rand(2, 1, h, w, requires_grad=True) for h, w in SIZES]
     loss = attentive_kd_loss(teacher, student, scores)
-    expected = sum(((m * a - m * s) ** 2).mean() for a, s, m in zip(teacher, student, scores))
+    rms = [m.pow(2).mean(dim=(2, 3), keepdim=True).sqrt() for m in scores]  # per image
+    expected = sum((((m / r) * a - (m / r) * s) ** 2).mean() for a, s, m, r in zip(teacher, student, scores, rms))
     assert torch.allclose(loss, expected)
     loss.backward()
     assert all(t.grad is None for t in teacher) and all(m.grad is None for m in scores)
@@ -154,6 +155,33 @@ def test_attentive_kd_is_the_documented_formula_and_only_trains_the_student():
     assert attentive_kd_loss(student, student).item() == 0.0
     with pytest.raises(ValueError, match="stage 0"):
         attentive_kd_loss([teacher[0][:, :5]], [student[0]])
+
+
+def test_lam_weights_move_the_kd_budget_between_pixels_without_changing_its_size():
+    """The LAM scale review (kd.py): scores up to N, squared, must not scale the KD term by mean(M^2)."""
+    torch.manual_seed(0)
+    teacher = [torch.randn(2, c, h, w) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    student = [torch.randn(2, c, h, w) for c, (h, w) in zip(STUDENT_CH, SIZES)]
+    plain = attentive_kd_loss(teacher, student)
+    # Uniform scores of any level are the plain loss (the fam row): only where, never how much.
+    for level in (1.0, 7.0):
+        uniform = [torch.full((2, 1, h, w), level) for h, w in SIZES]
+        assert torch.allclose(attentive_kd_loss(teacher, student, uniform), plain)
+    # All weight on one pixel (M = N there, what a sharp LAM can reach): that pixel's error, not N times it.
+    one_hot = [torch.zeros(2, 1, h, w) for h, w in SIZES]
+    for m, (h, w) in zip(one_hot, SIZES):
+        m[:, :, 0, 0] = h * w
+    expected = sum(((a - s)[:, :, 0, 0] ** 2).mean() for a, s in zip(teacher, student))
+    assert torch.allclose(attentive_kd_loss(teacher, student, one_hot), expected)
+    # A trained-looking, sharp LAM: the loss stays between the smallest and largest per-pixel error.
+    lam = LossAttentionModules(STUDENT_CH)
+    for stage in lam.stages:
+        stage.query.weight.data.mul_(40.0)
+    _, scores = lam(teacher)
+    assert max(float(m.amax()) for m in scores) > 5.0  # really concentrated
+    per_pixel = [((a - s) ** 2).mean(dim=1) for a, s in zip(teacher, student)]  # [B, H, W] per stage
+    loss = attentive_kd_loss(teacher, student, scores)
+    assert sum(float(e.amin()) for e in per_pixel) <= float(loss) <= sum(float(e.amax()) for e in per_pixel)
 
 
 def test_plain_kd_regresses_student_to_teacher_width():

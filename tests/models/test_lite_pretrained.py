@@ -113,3 +113,18 @@ def test_timm_hub_offline_is_a_clear_error(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "could not get timm hub weights for tf_efficientnet_lite0 (offline?" in result.stderr
+
+
+def test_check_obtainable_names_each_unobtainable_source(tmp_path):
+    """The trainer's pre-flight check: one clear error per kind of source, nothing for from-scratch."""
+    from disdepth_core.models.pretrained import check_obtainable
+
+    for source in ("", "none"):
+        check_obtainable(source, "efficientnet_b0")  # from scratch: nothing to fetch
+    check_obtainable("packaged", "tf_efficientnet_lite0")
+    with pytest.raises(ValueError, match="no packaged ImageNet weights for backbone 'efficientnet_b0'"):
+        check_obtainable("packaged", "efficientnet_b0")
+    with pytest.raises(FileNotFoundError, match="weights file not found: .*missing.pth"):
+        check_obtainable(str(tmp_path / "missing.pth"), "resnet18")
+    with pytest.raises(ValueError, match="timm has no hub weights for not_a_timm_model"):
+        check_obtainable("timm-hub", "not_a_timm_model")

@@ -121,11 +121,16 @@ def _offline(monkeypatch):
     """timm's hub downloads fail the way they do on a machine without network (nothing is fetched)."""
     import timm.models._builder as builder
 
+    from disdepth_core.models import pretrained
+
     def refuse(*args, **kwargs):
         raise OSError(_OFFLINE)
 
     monkeypatch.setattr(builder, "load_state_dict_from_hf", refuse)
     monkeypatch.setattr(builder, "load_state_dict_from_url", refuse)
+    # The trainer's pre-flight check asks the hub first (pretrained.check_obtainable): same answer.
+    monkeypatch.setattr(pretrained, "probe_hf_weights", refuse)
+    monkeypatch.setattr(pretrained, "probe_url", refuse)
 
 
 def test_timm_hub_offline_is_the_students_clear_error(monkeypatch):

@@ -132,3 +132,18 @@ def test_loading_stays_strict_apart_from_the_old_ghost(distilled_run, tmp_path):
     broken = {**states, "fam": {**states["fam"], "extra.weight": torch.zeros(1)}}
     with pytest.raises(CheckpointMismatchError):
         module.load_trainable_state(broken, "extra key")
+
+
+def test_ghost_teacher_evaluation_takes_every_weight_from_the_checkpoint(distilled_run, monkeypatch, capsys):
+    """A paper run records model.pretrained_backbone: timm-hub; Table 5 must not fetch ImageNet weights
+    (offline it could not, and they would be overwritten anyway)."""
+    from disdepth_core.models import pretrained
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError("ghost_eval fetched ImageNet weights")
+
+    monkeypatch.setattr(pretrained, "_load_timm_hub", no_fetch)
+    _, out = distilled_run
+    code = ghost_eval.main(["--checkpoint", str(out / "run" / "last.pt"), "--max-images", "1", "--no-progress",
+                            "--set", "model.pretrained_backbone=timm-hub"])
+    assert code == 0, capsys.readouterr().err

@@ -11,6 +11,10 @@ Two checks per file, so none of them rots:
 from __future__ import annotations
 
 import copy
+import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +27,8 @@ from training.train_config import load_train_config, read_config_mapping, train_
 from training.distill.module import DistillationModule
 from training.modules import build_training_module
 
-PAPER = Path(__file__).resolve().parents[2] / "training" / "configs" / "paper"
+REPO = Path(__file__).resolve().parents[2]
+PAPER = REPO / "training" / "configs" / "paper"
 ROWS = sorted(p for p in PAPER.glob("*.yaml"))
 TABLES = {1: 6, 2: 3, 3: 6, 4: 5, 5: 1, 6: 5, 7: 3}  # rows per table in the paper
 
@@ -40,14 +45,44 @@ def test_one_config_per_paper_row_each_naming_its_table():
     assert counts == TABLES
 
 
+def test_every_paper_row_names_its_imagenet_weights():
+    """The paper fine-tunes ImageNet backbones: every row (teachers and students) names timm's hub
+    weights of its backbone, and timm has such weights (its pretrained config; nothing downloaded)."""
+    from timm.models import get_pretrained_cfg
+
+    from disdepth_core.models.pretrained import hub_model_name
+
+    for path in ROWS:
+        cfg = load_train_config(path)
+        assert cfg.model.pretrained_backbone == "timm-hub", f"{path.name} trains {cfg.model.backbone} from random weights"
+        hub = get_pretrained_cfg(hub_model_name(cfg.model.backbone))
+        assert hub is not None and hub.hf_hub_id, f"{path.name}: timm has no hub weights for {cfg.model.backbone}"
+    # Training from scratch stays possible, as an explicit choice.
+    scratch = load_train_config(ROWS[0], ["model.pretrained_backbone=none"])
+    assert scratch.model.pretrained_backbone == "none"
+
+
+def test_unobtainable_weights_stop_the_run_with_one_line_before_any_work(tmp_path):
+    """Offline with an empty hub cache: exit 2, one line naming the weights, no output folder made
+    (the check runs before the out_dir, the data and any network)."""
+    out = tmp_path / "run"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch")}
+    result = subprocess.run([sys.executable, "-m", "training.train", "--config", str(PAPER / "t4_kitti_b0_lg_kd_fam_lam.yaml"),
+                             "--no-progress", "--set", f"log.out_dir={out}"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: could not get timm hub weights for efficientnet_b0 (offline?"), result.stderr
+    assert not out.exists()
+
+
 _META_CACHE: dict[tuple, torch.nn.Module] = {}
 
 
 def _meta_model(cfg: ModelConfig) -> torch.nn.Module:
     key = (cfg.backbone, cfg.lg_conv, cfg.head.max_depth)
     if key not in _META_CACHE:
-        with torch.device("meta"):
-            _META_CACHE[key] = build_model_from_config(cfg)
+        with torch.device("meta"):  # shapes only: no ImageNet weights to fill them with
+            _META_CACHE[key] = build_model_from_config(dataclasses.replace(cfg, pretrained_backbone="none"))
     return _META_CACHE[key]
 
 
@@ -104,7 +139,7 @@ def shrink(mapping: dict, root: Path, teachers: dict) -> dict:
                        "max_depth": max_depth}
     swin_model = is_swin(mapping["model"]["backbone"])
     mapping["model"]["backbone"] = "swin_nano_patch4_window7" if swin_model else "ghostnet_100"
-    mapping["model"]["pretrained_backbone"] = ""
+    mapping["model"]["pretrained_backbone"] = "none"  # the explicit from-scratch choice
     mapping["model"]["head"] = {**mapping["model"]["head"], "n_bins": 16}
     distill = mapping.get("distill") or {}
     if distill.get("enabled"):

@@ -41,7 +41,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from disdepth_core.models import build_model_from_config
 from disdepth_core.config_parsing import ConfigError
 from disdepth_core.models.checkpoint import load_model, read_checkpoint
 from disdepth_core.models.fam import FeatureAcclimation
@@ -50,7 +49,7 @@ from disdepth_core.models.kd import FeatureKD, attentive_kd_loss
 from disdepth_core.models.lam import LossAttentionModules
 
 from ..loss_terms import LossTerm, supervised_terms
-from ..modules import TrainingModule
+from ..modules import TrainingModule, build_seeded_student
 
 METHODS = ("disdepth", "fam", "kd")
 
@@ -106,6 +105,7 @@ class DistillationModule(TrainingModule):
             teacher_features = self.teacher.forward_features(images)
         if self.method == "kd":
             outputs["kd/loss"] = self.parts["kd"](teacher_features, outputs["features"])
+            outputs["teacher/features"] = teacher_features  # for the imitation residual (diagnostics)
             return outputs
         acclimated, ghost_input, scores = self.acclimate(teacher_features, [f.shape[-2:] for f in outputs["features"]])
         ghost = ghost_decode(self.student, ghost_input, images.shape[-2:])
@@ -138,6 +138,12 @@ class DistillationModule(TrainingModule):
             return outputs["kd/loss"]
         return attentive_kd_loss(outputs["fam/features"], outputs["features"], outputs.get("lam/scores"))
 
+    def diagnostics(self, outputs: dict[str, Any], losses: dict[str, torch.Tensor], gradients: bool = True) -> dict[str, float]:
+        """KD/task gradient ratio, imitation residuals, LAM statistics (:mod:`.diagnostics`)."""
+        from .diagnostics import distillation_diagnostics
+
+        return distillation_diagnostics(self, outputs, losses, gradients)
+
     @property
     def has_ghost(self) -> bool:
         return self.method != "kd"
@@ -164,6 +170,17 @@ class DistillationModule(TrainingModule):
         return ghost_decode(self.student, ghost_input, images.shape[-2:])["depth"]
 
 
+def check_teacher_path(cfg: Any) -> str:
+    """``distill.teacher_checkpoint`` if it names a file; else a one-line :class:`ConfigError`."""
+    path = cfg.distill.teacher_checkpoint
+    if not path:
+        raise ConfigError("distill.teacher_checkpoint is empty: train the teacher first (a config with a Swin backbone, "
+                          "e.g. training/configs/synthetic_teacher_nyu.yaml), then pass --set distill.teacher_checkpoint=PATH")
+    if not Path(path).is_file():
+        raise ConfigError(f"distill.teacher_checkpoint: {path} does not exist (train the teacher first, or fix the path)")
+    return path
+
+
 def load_teacher(cfg: Any) -> nn.Module:
     """The frozen teacher named by ``distill.teacher_checkpoint``, checked against this run.
 
@@ -173,12 +190,7 @@ def load_teacher(cfg: Any) -> nn.Module:
     was trained for another depth range than this run's data.
     """
     distill = cfg.distill
-    path = distill.teacher_checkpoint
-    if not path:
-        raise ConfigError("distill.teacher_checkpoint is empty: train the teacher first (a config with a Swin backbone, "
-                          "e.g. training/configs/synthetic_teacher_nyu.yaml), then pass --set distill.teacher_checkpoint=PATH")
-    if not Path(path).is_file():
-        raise ConfigError(f"distill.teacher_checkpoint: {path} does not exist (train the teacher first, or fix the path)")
+    path = check_teacher_path(cfg)
     recorded = read_checkpoint(path)["model_config"].get("backbone", "?")
     expected = getattr(distill, "teacher_backbone", "")
     if expected and recorded != expected:
@@ -193,13 +205,22 @@ def load_teacher(cfg: Any) -> nn.Module:
 
 
 def build_distillation(cfg: Any, method: str, module_class: type[DistillationModule] = DistillationModule) -> DistillationModule:
-    """Teacher from ``distill.teacher_checkpoint``, student from ``model``, the method's parts."""
-    teacher = load_teacher(cfg)
-    student = build_model_from_config(cfg.model)
-    if len(teacher.feature_channels) != len(student.feature_channels):
-        raise ConfigError(f"teacher {teacher.cfg.backbone} has {len(teacher.feature_channels)} output stages, "
-                          f"student {student.cfg.backbone} {len(student.feature_channels)}")
-    return module_class(cfg, student, teacher, method)
+    """Student from ``model``, teacher from ``distill.teacher_checkpoint``, the method's parts.
+
+    Paired rows: the student comes from :func:`~training.modules.build_seeded_student` (its
+    weights depend on the seed and ``model`` only, so a supervised, ``kd``, ``fam`` and
+    ``disdepth`` run of one seed start from the same student), and the teacher and the method's
+    parts are built under ``fork_rng``, so the global RNG after building is the supervised run's
+    too. The teacher's path is checked first: a missing file is one line before any network is built.
+    """
+    check_teacher_path(cfg)
+    student = build_seeded_student(cfg)
+    with torch.random.fork_rng(devices=[]):
+        teacher = load_teacher(cfg)
+        if len(teacher.feature_channels) != len(student.feature_channels):
+            raise ConfigError(f"teacher {teacher.cfg.backbone} has {len(teacher.feature_channels)} output stages, "
+                              f"student {student.cfg.backbone} {len(student.feature_channels)}")
+        return module_class(cfg, student, teacher, method)
 
 
 def build_disdepth(cfg: Any) -> DistillationModule:
