@@ -4,7 +4,7 @@
 
 The CPU pair of training/configs/synthetic_distill_nyu.yaml (EfficientNet-B0 + LG student, tiny
 Swin teacher) through the real :class:`training.trainer.Trainer` step (forward of every part, all
-loss terms with KD active, backward, AdamW, after-step ghost sync) on one fixed batch, so data
+loss terms with KD active, backward, AdamW; the ghost decoder reads the student's live weights) on one fixed batch, so data
 loading is not measured. The modes are interleaved step by step (round robin) so that a machine
 shared with other jobs slows all of them alike and the ratios stay meaningful. Prints the median
 step time, images/s, and the ratio to student-only, with the number of timed steps.

@@ -26,19 +26,31 @@ reducer's hooks); the other figures are logged as usual.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
 from disdepth_core.models.kd import attentive_kd_loss, relative_residuals
 
-if TYPE_CHECKING:
-    from .module import DistillationModule
+
+class DiagnosedModule(Protocol):
+    """What these figures read from :class:`training.distill.module.DistillationModule`.
+
+    A protocol rather than an import: the module calls into this file, so importing it back (even
+    for type checking only) would make the two files a cycle.
+    """
+
+    method: str
+    cfg: Any
+    student: torch.nn.Module
+    parts: Any
+
+    def loss_terms(self) -> Any: ...
 
 LAM_ZERO = 0.1  # a pixel weighted below this counts as "removed" in lam/zero_frac
 
 
-def distillation_diagnostics(module: DistillationModule, outputs: dict[str, Any], losses: dict[str, torch.Tensor],
+def distillation_diagnostics(module: DiagnosedModule, outputs: dict[str, Any], losses: dict[str, torch.Tensor],
                              gradients: bool = True) -> dict[str, float]:
     """The figures above for one training step's outputs and (graph-carrying) loss values."""
     values: dict[str, float] = {}
@@ -55,14 +67,14 @@ def distillation_diagnostics(module: DistillationModule, outputs: dict[str, Any]
     return values
 
 
-def kd_loss(module: DistillationModule, outputs: dict[str, Any]) -> torch.Tensor | None:
+def kd_loss(module: DiagnosedModule, outputs: dict[str, Any]) -> torch.Tensor | None:
     """This step's (unweighted) KD loss whether or not it counts yet; None when it cannot be had."""
     if module.method == "kd":
         return outputs.get("kd/loss")  # absent during the warm-up: the teacher did not run
     return attentive_kd_loss(outputs["fam/features"], outputs["features"], outputs.get("lam/scores"))
 
 
-def student_task_loss(module: DistillationModule, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+def student_task_loss(module: DiagnosedModule, losses: dict[str, torch.Tensor]) -> torch.Tensor:
     """The weighted sum of the student's own task terms (not the ghost's, not KD)."""
     weights = {term.name: term.weight for term in module.loss_terms()}
     return sum(weights[name] * value for name, value in losses.items()
@@ -80,7 +92,7 @@ def gradient_ratio(backbone: torch.nn.Module, task: torch.Tensor, kd: torch.Tens
     return {"kd_task_grad_ratio": ratio, "grad_norm/task": norms["task"], "grad_norm/kd": norms["kd"]}
 
 
-def imitation_residuals(module: DistillationModule, outputs: dict[str, Any]) -> list[float]:
+def imitation_residuals(module: DiagnosedModule, outputs: dict[str, Any]) -> list[float]:
     """Per stage ``||S - A||^2/||A||^2`` (fam, disdepth) or ``||R(S) - T||^2/||T||^2`` (kd)."""
     if module.method == "kd":
         if "teacher/features" not in outputs:
