@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from disdepth_core.input_files import input_file_problem
+
 
 def require_file(path: str | Path, what: str = "model file") -> Path:
     """``path`` as a Path if it is a non-empty regular file; else FileNotFoundError/ValueError naming it."""
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{what} {path} is a folder; give the file itself")
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{what} {path} is empty (0 bytes): an interrupted copy or download? Copy it again")
+    problem = input_file_problem(path, what)
+    if problem is not None:
+        error, message = problem
+        raise error(message)
     return path

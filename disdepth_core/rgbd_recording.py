@@ -123,3 +123,18 @@ def registered_depth(depth: np.ndarray, rgb_hw: tuple[int, int]) -> np.ndarray:
     if depth.shape != tuple(rgb_hw):
         depth = cv2.resize(depth, (int(rgb_hw[1]), int(rgb_hw[0])), interpolation=cv2.INTER_NEAREST)
     return depth
+
+
+def registered_frame(index: int, stamp_ns: int, rgb: np.ndarray, depth: np.ndarray,
+                     K: np.ndarray) -> Union[RgbdFrame, SkippedFrame]:
+    """One decoded colour + depth pair as a frame, or the reason it is skipped.
+
+    Both readers end here, so a bag and an image folder skip the same frames for the same reasons:
+    depth that is not the colour view (another aspect ratio), or depth without a single valid pixel.
+    """
+    if depth.shape != rgb.shape[:2] and not same_aspect(depth.shape, rgb.shape[:2]):
+        return SkippedFrame(index, f"depth {depth.shape[1]}x{depth.shape[0]} is not the colour view")
+    depth = registered_depth(depth, rgb.shape[:2])
+    if not (depth > 0).any():
+        return SkippedFrame(index, "depth without a valid pixel (all zero)")
+    return RgbdFrame(index, stamp_ns, rgb, depth, K)

@@ -27,7 +27,7 @@ from disdepth_core.rgbd_recording import (
     SkippedFrame,
     intrinsics_differ,
     intrinsics_matrix,
-    registered_depth,
+    registered_frame,
     same_aspect,
     scaled_K,
 )
@@ -226,12 +226,7 @@ class BagRecording:
             depth = image_decoding.image_to_depth(self.bag.deserialize(paired.depth))
         except (BagError, image_decoding.BadMessageError) as err:
             return SkippedFrame(index, f"bad depth: {err}")
-        if depth.shape != rgb.shape[:2] and not same_aspect(depth.shape, rgb.shape[:2]):
-            return SkippedFrame(index, f"depth {depth.shape[1]}x{depth.shape[0]} is not the colour view")
-        depth = registered_depth(depth, rgb.shape[:2])
-        if not (depth > 0).any():
-            return SkippedFrame(index, "depth without a valid pixel (all zero)")
-        return RgbdFrame(index, paired.stamp_ns, rgb, depth, self.K)
+        return registered_frame(index, paired.stamp_ns, rgb, depth, self.K)
 
     def close(self) -> None:
         self.bag.close()

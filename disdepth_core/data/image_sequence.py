@@ -32,7 +32,7 @@ from disdepth_core.rgbd_recording import (
     RgbdFrame,
     SkippedFrame,
     intrinsics_matrix,
-    registered_depth,
+    registered_frame,
     same_aspect,
 )
 
@@ -202,12 +202,7 @@ class ImageSequenceRecording:
             return SkippedFrame(index, f"unreadable image: {str(err).split(': ')[0]}")
         if rgb.shape[:2] != tuple(self.size_hw):
             return SkippedFrame(index, f"image size changed to {rgb.shape[1]}x{rgb.shape[0]}")
-        if depth.shape != rgb.shape[:2] and not same_aspect(depth.shape, rgb.shape[:2]):
-            return SkippedFrame(index, f"depth {depth.shape[1]}x{depth.shape[0]} is not the colour view")
-        depth = registered_depth(depth, rgb.shape[:2])
-        if not (depth > 0).any():
-            return SkippedFrame(index, "depth without a valid pixel (all zero)")
-        return RgbdFrame(index, stamp, rgb, depth, self.K)
+        return registered_frame(index, stamp, rgb, depth, self.K)
 
     def close(self) -> None:
         """Nothing to release (files are opened per frame)."""

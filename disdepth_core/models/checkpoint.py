@@ -24,6 +24,7 @@ from torch import nn
 
 from disdepth_core.errors_text import typed_first_line
 from disdepth_core.hashing import file_sha256  # re-exported: other code imports it from here
+from disdepth_core.input_files import input_file_problem
 
 from .model_config import ModelConfig
 
@@ -147,12 +148,9 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Read a checkpoint into a dict with keys model_config, meta, state_dict (+ training_state)."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a folder; give the file itself")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): an interrupted copy or download? Copy it again")
+    problem = input_file_problem(path, "checkpoint")
+    if problem is not None:
+        raise CheckpointError(problem[1])
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
