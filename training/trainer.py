@@ -94,6 +94,7 @@ class Trainer:
         if len(self.train_set) == 0:
             raise ValueError(f"training split {cfg.data.train_split} has no samples with ground truth")
         check_first_sample(self.train_set)
+        self.inference_size()  # every checkpoint records it: a data problem here must stop the run now, not at its first save
         self.sampler = ResumableEpochSampler(len(self.train_set), cfg.optim.batch_size, seed=cfg.seed,
                                              rank=self.dist.rank, world_size=self.dist.world_size)
         if self.sampler.batches_per_epoch == 0:
@@ -166,7 +167,7 @@ class Trainer:
                     raise KeyboardInterrupt
                 self.epoch, self.step_in_epoch = epoch + 1, 0
                 if self.cfg.log.val_every and (self.epoch % self.cfg.log.val_every == 0 or self.epoch == self.cfg.optim.epochs):
-                    metrics = self.validate()
+                    metrics = self.validate_or_save()
                 self.save(metrics, epoch_complete=True)
         except DataLoadingError:
             # The model is consistent at the failed step: keep it, so fixing the data loses nothing.
@@ -280,6 +281,20 @@ class Trainer:
             self.log_scalars({f"val/{k}": v for k, v in metrics.items()})
         return metrics
 
+    def validate_or_save(self) -> dict[str, float]:
+        """:meth:`validate` after a finished epoch; if it fails, the epoch's weights are saved first.
+
+        With one process the finished epoch is written to ``last.pt`` before the error goes on, so
+        fixing the evaluation data loses no training. With several, a rank that fails alone cannot
+        take part in the collective save, so the previous checkpoint stays the last one.
+        """
+        try:
+            return self.validate()
+        except Exception:
+            if not self.dist.enabled:
+                self.save({}, epoch_complete=True)
+            raise
+
     # ---------------------------------------------------------------- interruption
     def install_interrupt_handler(self) -> Callable[[], None]:
         """First SIGINT/SIGTERM: finish this step, then save and stop. A second one: abort at once.
@@ -357,7 +372,7 @@ class Trainer:
         self.model.eval()
         with torch.no_grad():
             pred = self.model(batch["image"][:1].to(self.dist.device))[0, 0].float().cpu().numpy()
-        self.model.train()
+        self.module.train()  # through the module: it re-applies frozen BatchNorm (fine-tuning), the student's own train() would not
         mean, std = np.asarray(IMAGENET_MEAN).reshape(3, 1, 1), np.asarray(IMAGENET_STD).reshape(3, 1, 1)
         rgb = np.clip(batch["image"][0].cpu().numpy() * std + mean, 0, 1)
         gt = batch["depth"][0, 0].cpu().numpy()
@@ -380,8 +395,10 @@ class Trainer:
     def inference_size(self) -> tuple[int, int]:
         """The network input size at evaluation (e.g. the KB crop), the size runtimes should use."""
         if not hasattr(self, "_inference_size"):
-            box = build_dataset(self.cfg.data, "eval")[0]["crop_box"]
-            self._inference_size = (int(box[2]), int(box[3]))
+            declared = getattr(self.train_set, "inference_size", None)  # recordings know their view without a held-out split
+            if declared is None:
+                declared = tuple(build_dataset(self.cfg.data, "eval")[0]["crop_box"][2:4])
+            self._inference_size = (int(declared[0]), int(declared[1]))
         return self._inference_size
 
     def training_state(self, metrics: dict[str, float], epoch_complete: bool, rng: list[dict[str, Any]]) -> dict[str, Any]:

@@ -109,6 +109,11 @@ class BagDataset(Dataset):
 
     # ---------------------------------------------------------------- what checkpoints record
     @property
+    def inference_size(self) -> tuple[int, int]:
+        """The deployed model's input (the view), known without a held-out split."""
+        return self.view_hw
+
+    @property
     def reference_focal(self) -> float:
         """fx in network pixels at zoom 1 (the node's view): the model's ``train_focal``."""
         return float(self.cache.K[0, 0] * self.view_scale[1])
@@ -136,7 +141,8 @@ class BagDataset(Dataset):
         if index < self.synthetic_count:
             slot = (index + self.epoch * self.synthetic_count) % len(self.synthetic_rgb)
             return self.synthetic_rgb[slot], self.synthetic_depth[slot], f"synthetic#{slot}"
-        real = self.frames[(index - self.synthetic_count + self.epoch * len(self)) % len(self.frames)]
+        real_per_epoch = len(self) - self.synthetic_count
+        real = self.frames[(index - self.synthetic_count + self.epoch * real_per_epoch) % len(self.frames)]
         return self.cache.rgb[real], self.cache.depth[real], self._name(real)
 
     def _name(self, cache_index: int) -> str:

@@ -30,16 +30,18 @@ def zoom_crop(rgb: np.ndarray, depth: np.ndarray, out_hw: tuple[int, int], view_
 
     ``view_scale`` is (y, x) network pixels per pixel of ``rgb`` at zoom 1 (the node's view: the
     whole frame resized to the model input). The window is ``out_hw / (view_scale * zoom)``
-    pixels of ``rgb``, clamped to the frame, so the zoom actually applied (returned; depth is
-    divided by it) can be lower than asked when the frame is too small.
+    pixels of ``rgb``. When the frame is too small for that window the zoom is raised until the
+    window fits on both axes, one zoom for both, so the image is never stretched; the zoom used
+    (returned, and what depth is divided by) is the horizontal one, as ``train_focal`` is fx.
     """
     height, width = depth.shape[:2]
     out_h, out_w = out_hw
+    zoom = max(zoom, out_h / (view_scale[0] * height), out_w / (view_scale[1] * width))
     win_h = min(height, max(1, int(round(out_h / (view_scale[0] * zoom)))))
     win_w = min(width, max(1, int(round(out_w / (view_scale[1] * zoom)))))
     top = int(rng.integers(0, height - win_h + 1))
     left = int(rng.integers(0, width - win_w + 1))
-    used = math.sqrt((out_h / (view_scale[0] * win_h)) * (out_w / (view_scale[1] * win_w)))
+    used = out_w / (view_scale[1] * win_w)
     window = rgb[top:top + win_h, left:left + win_w]
     depth_window = depth[top:top + win_h, left:left + win_w]
     shrinking = win_h > out_h and win_w > out_w

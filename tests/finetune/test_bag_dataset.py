@@ -43,6 +43,22 @@ def test_zoom_divides_depth_by_the_zoom_at_the_cameras_focal():
     assert used == pytest.approx(48 / (0.5 * 120))
 
 
+def test_a_window_clamped_on_one_axis_keeps_one_zoom_for_both():
+    """Review finding: clamping the window per axis stretched the image (zoom 0.80 in y, 0.83 in x)."""
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (128, 192, 3), dtype=np.uint8)
+    depth = np.full((128, 192), 2.0, np.float32)
+    view_scale = (64 / 128, 96 / 192)  # the frame resized to a 64x96 model input at zoom 1
+    for out_hw in ((48, 80), (56, 64), (64, 96)):
+        for zoom in (0.5, 0.8, 1.3):
+            _, out_depth, used = zoom_crop(rgb, depth, out_hw, view_scale, zoom, rng)
+            win_h, win_w = out_hw[0] / (view_scale[0] * used), out_hw[1] / (view_scale[1] * used)
+            assert win_h <= 128 + 1 and win_w <= 192 + 1  # the window fits the frame
+            zoom_y = out_hw[0] / (view_scale[0] * round(win_h))
+            assert zoom_y == pytest.approx(used, rel=0.03), (out_hw, zoom)  # no stretch between the axes
+            assert used >= zoom * 0.97 and np.allclose(out_depth, 2.0 / used)  # raised, never lowered (but for rounding)
+
+
 def test_cache_items_and_reuse(tmp_path):
     bag = tiny_bag(tmp_path / "bag", count=24, colour="jpeg")
     cfg = dataset_config(bag, tmp_path / "cache", zoom_min=0.8, zoom_max=1.5, samples_per_epoch=40)

@@ -54,7 +54,9 @@ def distillation_diagnostics(module: DiagnosedModule, outputs: dict[str, Any], l
                              gradients: bool = True) -> dict[str, float]:
     """The figures above for one training step's outputs and (graph-carrying) loss values."""
     values: dict[str, float] = {}
-    kd = kd_loss(module, outputs)
+    kd = losses.get("kd")  # the step's own KD term once it counts; computed here only during the warm-up
+    if kd is None:
+        kd = kd_loss(module, outputs)
     if gradients and kd is not None:
         task = student_task_loss(module, losses)
         values |= gradient_ratio(module.student.backbone, task, module.cfg.distill.kd_weight * kd)

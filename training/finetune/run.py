@@ -69,16 +69,16 @@ def run_finetune(request: FinetuneRequest, log: Callable[[str], None] = print) -
 
     try:
         cache = ensure_frame_cache(cfg.data, request.progress, log, describe=False)  # check_recordings described them
+        log(describe_split(cache))
+        if request.minutes is not None and not request.resume:
+            iterations = iterations_for_minutes(cfg, request.minutes, request.device, log)
+            mapping = finetune_config(start, request.data, replace(recipe, iterations=iterations), out, request.seed)
+            cfg = parse_config(mapping)
+        (out / CONFIG_NAME).write_text(yaml.safe_dump(mapping, sort_keys=False))
     except BaseException:
         if not request.resume:  # nothing was trained: leave no folder behind that a retry would trip over
             shutil.rmtree(out, ignore_errors=True)
         raise
-    log(describe_split(cache))
-    if request.minutes is not None and not request.resume:
-        iterations = iterations_for_minutes(cfg, request.minutes, request.device, log)
-        mapping = finetune_config(start, request.data, replace(recipe, iterations=iterations), out, request.seed)
-        cfg = parse_config(mapping)
-    (out / CONFIG_NAME).write_text(yaml.safe_dump(mapping, sort_keys=False))
     trainer, wall = train(cfg, out, request)
     release(trainer, out / MODEL_NAME, start)
     from disdepth_core.data.bag_dataset import recording_options
