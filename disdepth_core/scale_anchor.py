@@ -40,6 +40,11 @@ SPARSE_ENCODINGS = ("32FC1", "16UC1", "mono16")
 OUTLIER_MADS = 3.0  # inliers: |log ratio - median| <= 3 scaled MADs ...
 MIN_LOG_TOLERANCE = 0.05  # ... or 5 % (a MAD of almost 0 must not reject honest points)
 ASPECT_TOLERANCE = 0.01
+# A correction beyond this factor is a wrong input, not a model's scale error (those stay within
+# about 3x on real frames): millimetres published as 32FC1 give 1000x, a tiny floor distance 50x.
+PLAUSIBLE_SCALE = 20.0
+IMPLAUSIBLE_HINTS = {"sparse_depth": "wrong units (millimetres published as 32FC1?) or a sparse topic of another camera",
+                     "camera_height": "camera_height wrong, or no floor in view"}
 
 
 @dataclass(frozen=True)
@@ -199,6 +204,10 @@ class ScaleTracker:
         since_good = None if self.good_stamp_ns is None else (stamp_ns - self.good_stamp_ns) * 1e-9
         if since_good is not None and since_good < -settings.hold:
             self.scale = self.good_stamp_ns = since_good = None  # time went backwards: a new recording
+        if estimate.ok and not 1.0 / PLAUSIBLE_SCALE <= estimate.scale <= PLAUSIBLE_SCALE:
+            estimate = ScaleEstimate(float("nan"), estimate.points,
+                                     f"{source} scale {estimate.scale:.4g} is implausible (beyond {PLAUSIBLE_SCALE:g}x either way): "
+                                     f"{IMPLAUSIBLE_HINTS.get(source, 'check the anchor input')}")
         if estimate.ok:
             smoothed = estimate.scale
             if self.scale is not None and settings.time_constant > 0 and since_good is not None and since_good > 0:

@@ -107,6 +107,19 @@ def test_tracker_smooths_holds_then_falls_back():
     assert per_frame.update(SECOND // 10, ScaleEstimate(3.0, 9), "sparse_depth").scale == 3.0  # time constant 0
 
 
+@pytest.mark.parametrize("source,scale,hint", [("sparse_depth", 1000.0, "millimetres published as 32FC1"),
+                                               ("sparse_depth", 0.001, "millimetres published as 32FC1"),
+                                               ("camera_height", 50.0, "no floor in view")])
+def test_an_implausible_scale_is_a_problem_not_a_correction(source, scale, hint):
+    """Review finding: millimetres sent as 32FC1 gave scale 1000, and every depth pixel left the range with status OK."""
+    tracker = ScaleTracker(AnchorSettings(mode=source, hold=2.0))
+    good = tracker.update(0, ScaleEstimate(1.3, 50), source)
+    bad = tracker.update(SECOND, ScaleEstimate(scale, 50), source)
+    assert good.scale == 1.3 and bad.source == "held" and bad.scale == 1.3
+    assert "implausible" in bad.problem and hint in bad.problem
+    assert tracker.update(SECOND, ScaleEstimate(19.0, 50), source).scale == 19.0  # a large but possible correction
+
+
 def test_anchor_frame_staleness_and_missing_messages():
     transform = make_transform((48, 64), (48, 64))
     raw = np.full((48, 64), 2.0, np.float32)
