@@ -26,6 +26,7 @@ from .start_model import StartModel, check_start_model
 CONFIG_NAME, CHECKPOINT_NAME, MODEL_NAME = "config.yaml", "last.pt", "model.pt"
 # Keys that --minutes may set differently between a run and its --resume (they are read back).
 BUDGET_KEYS = ("optim.max_iters_per_epoch", "data.recording.samples_per_epoch")
+OUT_KEYS = ("data.data_root", "log.out_dir")  # where the run folder is: a resumed run takes them from today's --out
 
 
 class FinetuneError(ValueError):
@@ -155,12 +156,15 @@ def resumed_config(out: Path, mapping: dict[str, Any], budget_may_differ: bool) 
     saved = yaml.safe_load((out / CONFIG_NAME).read_text())
     now, before = _flatten(mapping), _flatten(saved)
     differ = [key for key in sorted(set(now) | set(before)) if now.get(key) != before.get(key)
-              and not (budget_may_differ and key in BUDGET_KEYS)]
+              and key not in OUT_KEYS and not (budget_may_differ and key in BUDGET_KEYS)]
     if differ:
         key = differ[0]
         raise FinetuneError(f"--resume: the run in {out} was started with other arguments ({key}: {before.get(key)!r} there, "
                             f"{now.get(key)!r} now{f'; {len(differ) - 1} more' if len(differ) > 1 else ''}); repeat its command")
+    # The folder itself: where it is now, however --out was spelled then (relative, moved, linked).
+    saved["data"]["data_root"], saved["log"]["out_dir"] = mapping["data"]["data_root"], mapping["log"]["out_dir"]
     return saved
+
 
 
 def _flatten(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
