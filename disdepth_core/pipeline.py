@@ -157,6 +157,16 @@ def camera_info_problem(info: Any) -> Optional[str]:
     return None
 
 
+def frame_id_mismatch(image_frame: str, other_frame: str, what: str) -> Optional[str]:
+    """A warning when ``what`` (camera_info, sparse depth) is stamped in another optical frame than
+    the image: its K or its depths then belong to another camera. An empty frame_id says nothing
+    and is not a mismatch (many drivers and bag tools leave it empty)."""
+    if not image_frame or not other_frame or image_frame == other_frame:
+        return None
+    return (f"{what} frame_id '{other_frame}' is not the image's '{image_frame}': it belongs to another camera, "
+            f"so the result may be wrong; remap the topic of the camera that took the image")
+
+
 def aspect_mismatch(info_hw: tuple[int, int], image_hw: tuple[int, int], tolerance: float = 0.01) -> Optional[str]:
     """A warning when camera_info's size has another aspect ratio than the image (K is stretched unevenly)."""
     (ih, iw), (h, w) = info_hw, image_hw

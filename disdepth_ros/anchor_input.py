@@ -40,6 +40,7 @@ class AnchorInput:
         self.bad_messages = 0  # sparse_depth messages refused (encoding, negative values, no valid pixel)
         self.last_bad = ""  # ... and the latest one's reason (the log line is throttled)
         self.problem_frames = 0  # frames without a fresh scale (stale, missing, too few points, no floor)
+        self.sparse_frame_id = ""  # of the latest accepted sparse_depth message (checked against the image's)
 
     @property
     def mode(self) -> str:
@@ -61,6 +62,7 @@ class AnchorInput:
             return str(err)
         with self._lock:
             self.sparse.append(sample)
+            self.sparse_frame_id = str(msg.header.frame_id)
         return None
 
     def anchor_for(self, header: Any) -> Any:

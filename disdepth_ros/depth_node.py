@@ -29,7 +29,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from disdepth_core import image_decoding
 from disdepth_core.config_parsing import ConfigError  # bad parameters or an unloadable model: exit status 2
 from disdepth_core.geometry import as_intrinsics
-from disdepth_core.pipeline import FramePipeline, PipelineConfig, camera_info_problem
+from disdepth_core.pipeline import FramePipeline, PipelineConfig, camera_info_problem, frame_id_mismatch
 from disdepth_core.visualize import colorize_depth
 
 from . import messages
@@ -61,6 +61,7 @@ class DepthNode(Node):
             raise ConfigError("invalid parameters: " + "; ".join(problems))
         self.config = PipelineConfig.from_params(self.values)
         self.runtime, self.pipeline = self._load_model()
+        self.hardware_id = str(self.runtime.describe().get("device", self.runtime.backend))  # fixed once loaded
         problems = self._depth_range_problems(self.values)
         if problems:
             self.runtime.close()
@@ -68,6 +69,7 @@ class DepthNode(Node):
         # (K, depth size, camera_info size) of the last frame; formatted only at diagnostics time (~1 Hz)
         self.k_in_use: Optional[tuple[np.ndarray, tuple[int, ...], tuple[int, int]]] = None
         self.cloud_in_use: Optional[tuple[tuple[int, ...], int, int, int]] = None  # (points shape, stride used, asked, dropped)
+        self.frame_problems: list[str] = []  # the last frame's frame_id mismatches (a WARN on /diagnostics)
         self.anchor = AnchorInput(anchor_settings(self.values))
         self.latency = LatencyStats()
         self.input_rate, self.output_rate = RateMeter(), RateMeter()
@@ -294,6 +296,9 @@ class DepthNode(Node):
             self.get_logger().warning(f"scale anchor: {result.scale.problem}", throttle_duration_sec=5.0)
         if result.depth_K is not None:
             self.k_in_use = (result.depth_K, result.depth.shape, camera[1])
+        self.frame_problems = self._frame_id_problems(msg.header.frame_id, camera)
+        for problem in self.frame_problems:
+            self.get_logger().warning(problem, throttle_duration_sec=10.0)
         start = time.perf_counter()
         header = msg.header
         self.depth_pub.publish(messages.depth_to_image(result.depth, header, values["output_encoding"]))
@@ -320,6 +325,13 @@ class DepthNode(Node):
             self.published += 1
         self.output_rate.tick()
 
+    def _frame_id_problems(self, image_frame: str, camera: Optional[tuple]) -> list[str]:
+        """camera_info or sparse depth of another camera than the image (a wrong remap): WARN, not an error."""
+        problems = [frame_id_mismatch(image_frame, camera[2].header.frame_id, "camera_info") if camera else None,
+                    frame_id_mismatch(image_frame, self.anchor.sparse_frame_id, "sparse_depth")
+                    if self.anchor.mode == "sparse_depth" else None]
+        return [problem for problem in problems if problem]
+
     @staticmethod
     def _describe_k(K: np.ndarray, depth_hw: tuple[int, ...], info_hw: tuple[int, int]) -> str:
         source = "as received" if tuple(depth_hw[:2]) == tuple(info_hw) else "scaled"
@@ -341,19 +353,26 @@ class DepthNode(Node):
         return counts
 
     def _publish_diagnostics(self) -> None:
+        try:
+            self._publish_diagnostics_once()
+        except Exception as err:  # nothing may escape a callback; the next period tries again
+            self.get_logger().error(f"diagnostics failed: {type(err).__name__}: {err}", throttle_duration_sec=10.0)
+
+    def _publish_diagnostics_once(self) -> None:
         h, w = self.pipeline.input_hw
         anchor_values, anchor_warnings = self.anchor.diagnostics() if self.anchor.mode != "none" else ([], [])
+        warnings = anchor_warnings + self.frame_problems
         report = build_report(
             backend=self.runtime.backend, model=self.runtime.path, input_size=f"{h}x{w}", input_rate=self.input_rate.rate(),
             output_rate=self.output_rate.rate(), received=self.input_rate.count, dropped=self.mailbox.dropped,
             have_camera_info=self.camera is not None, want_points=self.config.points,
             latency=self.latency, latency_budget_ms=self.values["latency_budget_ms"],
-            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, warnings=anchor_warnings,
+            expected_rate_hz=self.values["expected_rate_hz"], uptime=time.monotonic() - self.started, warnings=warnings,
             **self._take_counts())
         k_in_use = self._describe_k(*self.k_in_use) if self.k_in_use else "none yet (no valid camera_info received)"
         cloud = self._describe_cloud(*self.cloud_in_use) if self.cloud_in_use else "none published yet (needs camera_info and a subscriber)"
         status = DiagnosticStatus(level=bytes([report.level]), name=f"{self.get_name()}: depth",
-                                  message=report.message, hardware_id=str(self.runtime.describe().get("device", self.runtime.backend)),
+                                  message=report.message, hardware_id=self.hardware_id,
                                   values=[KeyValue(key=k, value=v) for k, v in report.values]
                                   + [KeyValue(key="intrinsics in use", value=k_in_use), KeyValue(key="point cloud", value=cloud),
                                      KeyValue(key="confidence", value="yes" if self.runtime.has_confidence else "no (older export)")]

@@ -19,6 +19,7 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+from std_msgs.msg import Header
 
 from disdepth_core.message_layout import camera_info_layout
 
@@ -79,8 +80,10 @@ class CameraClient:
         return self.node.get_clock().now().to_msg()
 
     def publish(self, rgb: np.ndarray, K: Optional[np.ndarray], frame_id: str = "camera_optical_frame",
-                encoding: str = "rgb8", stamp=None, jpeg: bool = False):
-        """Publish one frame (and camera_info if K is given) with one shared header; returns it."""
+                encoding: str = "rgb8", stamp=None, jpeg: bool = False, info_frame_id: Optional[str] = None):
+        """Publish one frame (and camera_info if K is given) with one shared header; returns it.
+
+        ``info_frame_id`` stamps the camera_info in another frame (a camera_info of another camera)."""
         import cv2
 
         if jpeg:
@@ -91,7 +94,11 @@ class CameraClient:
         msg.header.stamp = stamp or self.stamp_now()
         msg.header.frame_id = frame_id
         if K is not None:  # the same pinhole camera_info the synthetic bags carry
-            self.info_pub.publish(messages.camera_info_message(camera_info_layout(K, rgb.shape[:2]), msg.header))
+            header = msg.header
+            if info_frame_id is not None:  # a header of its own: the image's keeps its frame
+                header = Header(stamp=msg.header.stamp, frame_id=info_frame_id)
+            info = messages.camera_info_message(camera_info_layout(K, rgb.shape[:2]), header)
+            self.info_pub.publish(info)
         self.image_pub.publish(msg)
         return msg.header
 

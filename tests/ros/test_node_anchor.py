@@ -183,6 +183,30 @@ def test_camera_height_without_a_floor_warns_and_keeps_publishing(tiny_onnx):
         assert diag["scale source"] == "none" and diag["level"] == "1", diag
 
 
+def test_inputs_of_another_camera_are_a_warning_by_frame_id(tiny_onnx, unanchored):
+    """camera_info or sparse depth stamped in another optical frame than the image (a wrong remap)
+    is a WARN naming both frames; the node keeps publishing, and matching frames clear it."""
+    depth0, _ = unanchored
+    params = {**ONNX_PARAMS, "scale_anchor": "sparse_depth", "scale_min_points": 10}
+    with running_node(tiny_onnx, 64, params) as (_, client):
+        depth_for(client, 0.0)  # the node is up and connected
+        client.publish_sparse(lidar_band(depth0, 2.0), stamp(1.0), "32FC1", frame_id="lidar_link")
+        client.spin_for(0.5)
+        seen = {}
+
+        def warned() -> bool:
+            seen.update(client.diagnostics())
+            message = seen.get("message", "")
+            return "camera_info frame_id 'depth_optical_frame'" in message and "sparse_depth frame_id 'lidar_link'" in message
+
+        assert client.publish_until(warned, RGB, K, stamp=stamp(1.0), info_frame_id="depth_optical_frame"), seen
+        assert seen["level"] == "1" and "is not the image's 'camera_optical_frame'" in seen["message"]
+        client.publish_sparse(lidar_band(depth0, 2.0), stamp(2.0), "32FC1")
+        client.spin_for(0.5)
+        assert client.publish_until(lambda: "frame_id" not in client.diagnostics().get("message", "frame_id"), RGB, K,
+                                    stamp=stamp(2.0)), client.diagnostics()
+
+
 def test_anchor_and_confidence_parameters_stop_the_node_with_one_line(tiny_onnx):
     model = {"model_path": str(tiny_onnx), **ONNX_PARAMS}
     cases = [({"camera_height": -1.0}, "camera_height must be > 0 and <= 10 m"),
