@@ -296,12 +296,35 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
            "decode_ms": decoded.decode_s * 1e3, "has_gt": False}
     if decoded.sparse_problem:
         result.rejected_sparse[decoded.sparse_problem] += 1
+    results = score_frame(result, row, rgb, gt, K, K_size, decoded.sparse, decoded.sparse_problem or "")
+    if keep_sample:
+        result.samples.append(sample_thumbnails(rgb, gt, [r.depth for r in results], frame.index, frame.stamp_ns))
+    if writer is not None:
+        t3 = time.perf_counter()
+        with_camera = _write_outputs(writer, msg, frame, results[0], result.models[0].predictor.pipeline)
+        result.written += 1
+        result.written_with_camera += int(with_camera)
+        stage["write"] += time.perf_counter() - t3
+
+
+def score_frame(result: BagEvalResult, row: dict[str, Any], rgb: np.ndarray, gt: Optional[np.ndarray],
+                K: Optional[np.ndarray] = None, K_size: Optional[tuple[int, int]] = None,
+                sparse: Optional[SparseSample] = None, sparse_problem: str = "") -> list[FrameResult]:
+    """Run every model of ``result`` on one frame and record it: each model's per-frame entries
+    (metrics, or None when the protocol scores no ground-truth pixel; latency; depth statistics;
+    the scale anchor's decision and the sparsification), the stage times, and ``row`` (the frame's
+    entry in :attr:`BagEvalResult.frames`, ``stamp_ns`` required) with ``has_gt`` set. ``K``
+    belongs to an image of ``K_size`` (default: the frame's size); ``sparse`` and
+    ``sparse_problem`` feed the models' scale anchors. Returns the models' results in order.
+
+    The one scoring step of ``bag-eval`` and of the fine-tuning report's held-out frames.
+    """
+    stage = result.stage_s
     results = []
     for model in result.models:
         anchor = None
         if model.tracker is not None:
-            anchor = functools.partial(anchor_frame, model.tracker, frame.stamp_ns, decoded.sparse,
-                                       sparse_problem=decoded.sparse_problem or "")
+            anchor = functools.partial(anchor_frame, model.tracker, row["stamp_ns"], sparse, sparse_problem=sparse_problem)
         t1 = time.perf_counter()
         predicted = model.predictor.predict_result(rgb, K, K_size, anchor)
         t2 = time.perf_counter()
@@ -319,20 +342,12 @@ def _process(result: BagEvalResult, decoded: _Decoded, keep_sample: bool, writer
         model.median_depth.append(median)
         model.valid_fraction.append(fraction)
         results.append(predicted)
-    preds = [r.depth for r in results]
     # Ground truth counts once the protocol scored it: one without a valid pixel (all NaN, inf, 0
     # or outside the range) is "no valid ground truth", not a frame with ground truth.
     row["has_gt"] = result.models[0].metrics[-1] is not None
     result.gt_without_valid_pixels += int(gt is not None and not row["has_gt"])
     result.frames.append(row)
-    if keep_sample:
-        result.samples.append(_sample(rgb, gt, preds, frame))
-    if writer is not None:
-        t3 = time.perf_counter()
-        with_camera = _write_outputs(writer, msg, frame, results[0], result.models[0].predictor.pipeline)
-        result.written += 1
-        result.written_with_camera += int(with_camera)
-        stage["write"] += time.perf_counter() - t3
+    return results
 
 
 def _score_extras(result: BagEvalResult, model: ModelResult, predicted: FrameResult, gt: Optional[np.ndarray]) -> None:
@@ -350,15 +365,17 @@ def _score_extras(result: BagEvalResult, model: ModelResult, predicted: FrameRes
                                                       protocol.max_depth, protocol.crop))
 
 
-def _sample(rgb: np.ndarray, gt: Optional[np.ndarray], preds: list[np.ndarray], frame: PairedFrame) -> dict[str, Any]:
-    """Thumbnails for the report's grid (nearest for depth so invalid pixels stay invalid)."""
+def sample_thumbnails(rgb: np.ndarray, gt: Optional[np.ndarray], preds: list[np.ndarray], index: int,
+                      stamp_ns: int) -> dict[str, Any]:
+    """One row of the report's sample grid: thumbnails at most :data:`SAMPLE_WIDTH` wide (area for
+    colour, nearest for depth so invalid pixels stay invalid)."""
     scale = min(1.0, SAMPLE_WIDTH / rgb.shape[1])
     size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
 
     def shrink(depth):
         return None if depth is None else cv2.resize(depth.astype(np.float32), size, interpolation=cv2.INTER_NEAREST)
 
-    return {"index": frame.index, "stamp_ns": frame.stamp_ns, "rgb": cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+    return {"index": index, "stamp_ns": stamp_ns, "rgb": cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
             "gt": shrink(gt), "preds": [shrink(p) for p in preds]}
 
 

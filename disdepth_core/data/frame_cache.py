@@ -10,8 +10,18 @@ recording, index, stamp and split; it is written last (the folder is built under
 name and renamed), so a half-built cache is never read.
 
 The split is by contiguous time per recording: the last ``val_fraction`` of each recording's
-usable frames is held out, and the frames just before them (1 %, at least one) are dropped, so
-no held-out frame has a near-duplicate neighbour in training.
+usable frames is held out, and the frames recorded less than :data:`MIN_GAP_S` (1 s) before the
+first held-out frame are dropped (the *gap*), so no held-out frame has a near-duplicate
+neighbour in training. The gap is never less than 1 % of the frames (at least one frame), and is
+just that when the stamps carry no time (missing, all zero or not increasing). It is never more
+than :data:`MAX_GAP_FRACTION` (10 %) of the frames either: a recording of a few seconds cannot
+spare a whole second of its views (a 50-frame, 1.7 s recording would train on 11 frames instead
+of 35), while any recording longer than about 10 s gets the full second. It always leaves
+:data:`MIN_TRAIN_FRAMES` to train on.
+
+Several processes may ask for the same cache at once (one per rank under DDP): the build holds
+an exclusive lock (``.NAME.lock`` beside the cache while it is held), so one process decodes and
+the others wait and then open the finished cache.
 """
 
 from __future__ import annotations
@@ -23,16 +33,19 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional, Sequence
 
 import cv2
 import numpy as np
 
 from disdepth_core.rgbd_recording import Recording, RecordingError, RgbdFrame, intrinsics_differ, scaled_K
+from disdepth_core.synthetic.training_pool import build_lock, publish_folder
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the gap before the held-out frames is a time (MIN_GAP_S), not 1 % of the frames
 MIN_TRAIN_FRAMES = 8
 MIN_HELDOUT_FRAMES = 2
+MIN_GAP_S = 1.0  # no training frame within this time before a recording's first held-out frame ...
+MAX_GAP_FRACTION = 0.1  # ... unless that is more than this share of the recording's frames
 TRAIN, HELDOUT, GAP = "train", "heldout", "gap"
 
 
@@ -106,13 +119,32 @@ def check_one_camera(recordings: list[Recording]) -> None:
                                  "or settings; fine-tune on one camera at a time")
 
 
-def split_labels(count: int, val_fraction: float) -> list[str]:
-    """Labels of one recording's ``count`` usable frames in time order: train, then gap, then held out."""
+def split_labels(count: int, val_fraction: float, stamps_ns: Optional[Sequence[int]] = None) -> list[str]:
+    """Labels of one recording's ``count`` usable frames in time order: train, then gap, then held out.
+
+    The gap holds the frames less than :data:`MIN_GAP_S` before the first held-out one by
+    ``stamps_ns``: never fewer than 1 % of the frames (at least one), never more than
+    :data:`MAX_GAP_FRACTION` of them, and it leaves :data:`MIN_TRAIN_FRAMES` to train on where
+    the 1 % gap does. Without usable stamps (None, all zero, or not increasing) the gap is the 1 %.
+    """
     if val_fraction <= 0:
         return [TRAIN] * count
     held = min(count, max(1, math.ceil(val_fraction * count)))
     gap = min(count - held, max(1, count // 100))
+    if _stamps_carry_time(stamps_ns, count) and count - held - gap > 0:
+        first_held = stamps_ns[count - held]
+        limit_ns = MIN_GAP_S * 1e9 - 1e6  # 1 ms less: a frame exactly 1 s before stays whatever the stamps' rounding
+        near = sum(1 for stamp in stamps_ns[:count - held] if first_held - stamp < limit_ns)
+        near = min(near, int(MAX_GAP_FRACTION * count))
+        gap = max(gap, min(near, count - held - MIN_TRAIN_FRAMES))
     return [TRAIN] * (count - held - gap) + [GAP] * gap + [HELDOUT] * held
+
+
+def _stamps_carry_time(stamps_ns: Optional[Sequence[int]], count: int) -> bool:
+    """Whether ``stamps_ns`` are times to measure the gap with: one per frame, non-decreasing, not all equal."""
+    if stamps_ns is None or len(stamps_ns) != count or count < 2:
+        return False
+    return all(b >= a for a, b in zip(stamps_ns, stamps_ns[1:])) and stamps_ns[-1] > stamps_ns[0]
 
 
 def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tuple[int, int], key: dict[str, Any],
@@ -121,11 +153,20 @@ def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tu
     """Decode every recording (every k-th frame when they hold more than ``max_frames``) into ``root``.
 
     Raises RecordingError (one line) when too few usable frames remain; bad frames are skipped
-    and counted in ``frames.json`` (``skipped``: per recording, per reason).
+    and counted in ``frames.json`` (``skipped``: per recording, per reason). Safe to call from
+    several processes at once: one builds, the others wait and open its cache (the same ``key``).
     """
+    root = Path(root)
+    with build_lock(root):  # one builder at a time (DDP ranks): the others wait, then open what it built
+        if cache_is_current(root, key):
+            return FrameCache.open(root)
+        return _build(root, recordings, size_hw, key, val_fraction, max_frames, progress, log)
+
+
+def _build(root: Path, recordings: list[Recording], size_hw: tuple[int, int], key: dict[str, Any], val_fraction: float,
+           max_frames: int, progress: bool, log: Callable[[str], None]) -> FrameCache:
     from tqdm import tqdm
 
-    root = Path(root)
     if root.exists() and not (root / "frames.json").is_file() and any(root.iterdir()):
         raise RecordingError(f"{root} (the bag dataset's data_root, where decoded frames are cached) exists and is not a "
                              "frame cache; give a new or empty folder")
@@ -156,7 +197,7 @@ def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tu
                     depth_file.write(depth.astype(np.float16).tobytes())
                     own.append({"source": number, "index": item.index, "stamp_ns": item.stamp_ns})
                 _check_usable(rec, own, val_fraction)
-                for frame, label in zip(own, split_labels(len(own), val_fraction)):
+                for frame, label in zip(own, split_labels(len(own), val_fraction, [f["stamp_ns"] for f in own])):
                     frame["split"] = label
                 frames += own
                 skipped[rec.info.path] = dict(Counter(rec.skipped))
@@ -175,9 +216,7 @@ def build_frame_cache(root: str | Path, recordings: list[Recording], size_hw: tu
                 "camera_sources": [rec.info.camera_source for rec in recordings], "step": step, "val_fraction": val_fraction,
                 "frames": frames, "skipped": skipped, "read_errors": read_errors}
     (tmp / "frames.json").write_text(json.dumps(manifest))
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(tmp, root)
+    publish_folder(tmp, root, lambda: cache_is_current(root, key))
     return FrameCache.open(root)
 
 
@@ -187,7 +226,7 @@ def _check_usable(rec: Recording, frames: list[dict[str, Any]], val_fraction: fl
     if not frames and skipped and all("all zero" in reason for reason in skipped):
         raise RecordingError(f"the depth in {rec.info.path} is zero in every frame ({sum(skipped.values())} frames): "
                              "no measured depth was recorded (a depth stream that was off or still starting?)")
-    labels = Counter(split_labels(len(frames), val_fraction))
+    labels = Counter(split_labels(len(frames), val_fraction, [f["stamp_ns"] for f in frames]))
     if labels[TRAIN] < MIN_TRAIN_FRAMES or (val_fraction > 0 and labels[HELDOUT] < MIN_HELDOUT_FRAMES):
         reasons = "; ".join(f"{count} x {reason}" for reason, count in skipped.most_common(3))
         raise RecordingError(f"{rec.info.path} has {len(frames)} usable RGB-D pairs ({labels[TRAIN]} to train on, "

@@ -63,7 +63,8 @@ def test_cache_items_and_reuse(tmp_path):
     bag = tiny_bag(tmp_path / "bag", count=24, colour="jpeg")
     cfg = dataset_config(bag, tmp_path / "cache", zoom_min=0.8, zoom_max=1.5, samples_per_epoch=40)
     train = build_dataset(cfg, "train", seed=3)
-    assert len(train) == 40 and len(train.frames) == 18  # 24 frames: 18 train, 1 gap, 5 held out
+    # 24 frames at 30 Hz (0.8 s): 17 train, a gap of 2 (the 1 s gap capped at 10 % of the frames), 5 held out
+    assert len(train) == 40 and len(train.frames) == 17
     assert train.cache.size_hw == (96, 144)  # 2 x the 64x96 view, at most the recording's size
     assert train.reference_focal == pytest.approx(129.6 * 96 / 144)  # fx in network pixels of the 64x96 view
     assert train.camera_meta["camera"] == {"fx": pytest.approx(129.6), "fy": pytest.approx(129.6), "cx": 72.0, "cy": 48.0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from disdepth_core.data.depth_dataset import build_dataset
 
 from .helpers import tiny_bag
@@ -22,7 +24,7 @@ def test_synthetic_share_does_not_hide_the_last_training_frames(tmp_path):
     assert seen == real_names
 
 
-def _bag_config(tmp_path, recording: dict, log: dict) -> "Path":
+def _bag_config(tmp_path: Path, recording: dict, log: dict) -> Path:
     import yaml
 
     from .test_bag_dataset import bag_data

@@ -58,7 +58,7 @@ def test_end_to_end(recordings, tiny_checkpoint, tmp_path, kind):
     metrics = json.loads((out / "metrics.json").read_text())
     held = metrics["heldout"]
     assert metrics["training"]["iterations"] == 3 and metrics["frames"] == {
-        "cached": 24, "train": 8, "heldout": 5, "gap": 11, "skipped": 0, "skipped_reasons": {}, "every_kth": 1,
+        "cached": 24, "train": 17, "heldout": 5, "gap": 2, "skipped": 0, "skipped_reasons": {}, "every_kth": 1,
         "val_fraction": 0.2, "cache_size": [96, 144]}
     assert held["frames_evaluated"] == 5 and len(held["per_frame"]) == 5 and held["protocol"]["focal_rescale"] is False
     assert held["before"]["n_images"] == held["after"]["n_images"] == 5 and held["set_constant"]["depth_m"] > 0

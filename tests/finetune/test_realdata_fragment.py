@@ -46,7 +46,8 @@ def test_finetune_on_the_room_judges_the_last_ten_frames_like_the_node(tmp_path)
     assert main(["finetune", str(FRAGMENT), "--model", SHIPPED, "--out", str(out), "--iterations", "2", "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     held = metrics["heldout"]
-    assert metrics["frames"]["train"] == 39 and held["frames_evaluated"] == 10
+    assert metrics["frames"]["train"] == 35 and metrics["frames"]["gap"] == 5  # 1.7 s at 30 Hz: the gap is 10 % of the frames
+    assert held["frames_evaluated"] == 10
     assert [row["index"] for row in held["per_frame"]] == list(range(40, 50))
     assert held["before"]["abs_rel"] == pytest.approx(0.1529, abs=0.001)  # shipped model, PNG colour, 120x160, no rescale
     assert held["set_constant"]["depth_m"] == pytest.approx(3.333, abs=0.001)
