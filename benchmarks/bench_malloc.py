@@ -62,7 +62,7 @@ def run_once(mode: str, args: argparse.Namespace, env_overrides: dict[str, str] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from disdepth_cli.arg_types import non_negative_int, positive_int
+    from disdepth_core.arg_types import non_negative_int, positive_int
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "models" / "demo" / "model.pt"))

@@ -134,7 +134,7 @@ def resolve_bench_model(model: str | None, tmp_dir: Path) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from disdepth_cli.arg_types import non_negative_int, positive_int
+    from disdepth_core.arg_types import non_negative_int, positive_int
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 
 def main() -> int:
-    from disdepth_cli.arg_types import non_negative_int, positive_int
+    from disdepth_core.arg_types import non_negative_int, positive_int
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="480x640")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import non_negative_float, non_negative_int, positive_float
+from disdepth_core.arg_types import non_negative_float, non_negative_int, positive_float
 from .predictor_options import add_predictor_arguments, build_predictor
 
 
@@ -74,17 +74,18 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError("--focal-rescale needs --camera-info-topic: the camera's focal length comes from its camera_info")
     anchor = anchor_settings(args)  # before any model is loaded
+    options = BagEvalOptions(image_topic=args.image_topic, depth_topic=args.depth_topic, info_topic=args.camera_info_topic,
+                             max_dt=args.max_dt, min_depth=args.min_depth, max_depth=args.max_depth,
+                             crop=None if args.crop == "none" else args.crop, max_frames=args.max_frames, samples=args.samples,
+                             write_bag=args.write_bag, write_storage=args.write_storage, progress=not args.no_progress,
+                             sparse_topic=args.sparse_depth_topic, anchor=anchor)
+    check_inputs(args, options)  # the files and the bag's topics: seconds before a model export could start
     models = [(Path(args.model).name, build_predictor(args.model, args, confidence=True))]
     if args.compare:
         label = Path(args.compare).name
         compare_args = argparse.Namespace(**{**vars(args), "backend": "auto"})  # its own file type picks its runtime
         models.append((label if label != models[0][0] else f"{label} (compare)",
                        build_predictor(args.compare, compare_args, confidence=True)))
-    options = BagEvalOptions(image_topic=args.image_topic, depth_topic=args.depth_topic, info_topic=args.camera_info_topic,
-                             max_dt=args.max_dt, min_depth=args.min_depth, max_depth=args.max_depth,
-                             crop=None if args.crop == "none" else args.crop, max_frames=args.max_frames, samples=args.samples,
-                             write_bag=args.write_bag, write_storage=args.write_storage, progress=not args.no_progress,
-                             sparse_topic=args.sparse_depth_topic, anchor=anchor)
     result = evaluate_bag(args.bag, models, options)
     paths = write_report(result, args.out)
     data = summary(result)
@@ -116,6 +117,20 @@ def run(args: argparse.Namespace) -> int:
               f"/depth/points for {result.written_with_camera}" + ("" if result.written_with_camera == result.written else
               " (the others had no valid camera_info" + ("" if args.camera_info_topic else "; give --camera-info-topic") + ")"))
     return 0
+
+
+def check_inputs(args: argparse.Namespace, options) -> None:
+    """The model files and the bag (present, readable, each named topic there with one role)."""
+    from disdepth_core.bags.bag_evaluation import check_topics
+    from disdepth_core.bags.reader import BagReader
+
+    from .files import require_file
+
+    for model in (args.model, args.compare):
+        if model:
+            require_file(model)
+    with BagReader(args.bag) as bag:
+        check_topics(bag, options)
 
 
 # What bag-eval writes into --out.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import non_negative_float, positive_float
+from disdepth_core.arg_types import non_negative_float, positive_float
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from disdepth_core.runtime.loader import BACKEND_CHOICES
 
-from .arg_types import non_negative_int, positive_int
+from disdepth_core.arg_types import non_negative_int, positive_int
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .arg_types import non_negative_int
+from disdepth_core.arg_types import non_negative_int
 from .predictor_options import add_predictor_arguments, build_predictor
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .arg_types import int_range, non_negative_float, positive_float, positive_int
+from disdepth_core.arg_types import int_range, non_negative_float, positive_float, positive_int
 
 
 def _fraction(low_open: bool):

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_hw(text: str) -> tuple[int, int]:
     """Parse ``HxW`` (e.g. ``352x1216``) into two positive ints with a clear error."""
     from . import UserError
-    from .arg_types import parse_size
+    from disdepth_core.arg_types import parse_size
 
     try:
         return parse_size(text)

@@ -20,10 +20,11 @@ import numpy as np
 from disdepth_core.runtime.loader import BACKEND_CHOICES
 
 from . import UserError
-from .arg_types import positive_int
+from disdepth_core.arg_types import positive_int
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
+FFMPEG_LOG_LEVEL, FFMPEG_QUIET = "OPENCV_FFMPEG_LOGLEVEL", "-8"  # AV_LOG_QUIET (16: errors, OpenCV's default)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,15 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def intrinsics_from_args(args: argparse.Namespace) -> np.ndarray | None:
-    """K from --fx/--fy/--cx/--cy: all four or none."""
+    """K from --fx/--fy/--cx/--cy: all four or none, checked by the node's camera_info rule
+    (finite focal lengths > 0, a finite principal point) before anything loads."""
+    from disdepth_core.pipeline import intrinsics_problem
+
     values = [args.fx, args.fy, args.cx, args.cy]
     if all(v is None for v in values):
         return None
     if any(v is None for v in values):
         raise UserError("give all four intrinsics --fx --fy --cx --cy, or none")
-    if args.fx <= 0 or args.fy <= 0:
-        raise UserError(f"focal lengths must be positive, got fx={args.fx}, fy={args.fy}")
-    return np.array([[args.fx, 0.0, args.cx], [0.0, args.fy, args.cy], [0.0, 0.0, 1.0]])
+    K = np.array([[args.fx, 0.0, args.cx], [0.0, args.fy, args.cy], [0.0, 0.0, 1.0]])
+    problem = intrinsics_problem(K)
+    if problem:
+        raise UserError(f"--fx {args.fx:g} --fy {args.fy:g} --cx {args.cx:g} --cy {args.cy:g}: {problem}")
+    return K
 
 
 def read_rgb(path: Path) -> np.ndarray | None:
@@ -62,11 +68,18 @@ def read_rgb(path: Path) -> np.ndarray | None:
 
 def video_frames(path: Path, every: int) -> tuple[Iterator[tuple[str, np.ndarray]], int]:
     """(name, RGB) of every ``every``-th frame and the expected count (0 if unknown)."""
+    import os
+
+    # FFmpeg inside OpenCV prints its complaints (``[mov,mp4,... @ 0x...] moov atom not found``)
+    # straight to file descriptor 2, before our one line. OpenCV reads this documented variable when
+    # its FFmpeg backend starts (the first capture of the process): quiet, unless the user set it.
+    os.environ.setdefault(FFMPEG_LOG_LEVEL, FFMPEG_QUIET)
     import cv2
 
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise UserError(f"cannot open video {path} (not a video, or no codec for it in OpenCV)")
+        raise UserError(f"cannot open video {path} (not a video, or no codec for it in OpenCV; "
+                        f"{FFMPEG_LOG_LEVEL}=16 shows FFmpeg's reason)")
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
     def frames() -> Iterator[tuple[str, np.ndarray]]:
@@ -152,7 +165,6 @@ def run(args: argparse.Namespace) -> int:
     out_dir = check_predict_outputs(args.out, source, names)  # before the model loads
     runtime = load_model_runtime(args.model, args.backend, args.device)
     meta = runtime.metadata
-    out_dir.mkdir(parents=True, exist_ok=True)
     # The node's own frame path (resize, focal rescale with K, the model's depth range), built once.
     pipeline = FramePipeline(runtime)
     config = PipelineConfig(points=False, focal_rescale=K is not None)
@@ -163,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
             if K is not None:
                 camera = (K, rgb.shape[:2])
             depth = pipeline.process_rgb(rgb, camera, config).depth
+            if not written:  # created with the first result: a run that writes nothing leaves no empty --out
+                out_dir.mkdir(parents=True, exist_ok=True)
             points += write_outputs(out_dir, name, rgb, depth, K, meta.min_depth, meta.max_depth)
             written += 1
             bar.update(1)

@@ -31,6 +31,9 @@ def load_model_runtime(model_path: str, backend: str = "auto", device: str = "au
     from disdepth_core.export.cpu_fast_path import fast_cpu_model
     from disdepth_core.runtime import load_runtime
 
+    from .files import require_file
+
+    require_file(model_path)  # one line, before the fast path would try (and report failing) to export it
     path, backend = fast_cpu_model(model_path, backend, device, input_hw=input_hw, dynamic=dynamic)
     return load_runtime(path, backend=backend, device=device)
 

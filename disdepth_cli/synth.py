@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arg_types import image_size, int_range, non_negative_int, positive_float, positive_int
+from disdepth_core.arg_types import image_size, int_range, non_negative_int, positive_float, positive_int
 
 # NumPy seeds are 32-bit; a frame larger than 4K on a side would not fit in memory while rendering.
 SEED_MAX = 2**32 - 1

@@ -62,11 +62,11 @@ def check_output_file(path: PathLike, option: str, inputs: Inputs = (), example:
                       create_parents: bool = True, is_folder: bool = False) -> Path:
     """``path`` as a Path if a new file can be written there; else :class:`OutputPathError`.
 
-    Refused: an input of the command (``inputs``), a folder (unless the output is itself a new
-    folder, ``is_folder``: a rosbag2), anything that exists already (never replaced: "choose a
-    new path or delete it"), a parent that is a file or not writable and, with
-    ``create_parents=False``, a parent folder that does not exist (a typo should not quietly
-    become a new folder).
+    Refused: an input of the command (``inputs``), a folder or a path written as one (``out/``:
+    a trailing separator), unless the output is itself a new folder (``is_folder``: a rosbag2),
+    anything that exists already (never replaced: "choose a new path or delete it"), a parent
+    that is a file or not writable and, with ``create_parents=False``, a parent folder that
+    does not exist (a typo should not quietly become a new folder).
     """
     target = Path(path)
     clash = input_clash(target, inputs)
@@ -75,6 +75,9 @@ def check_output_file(path: PathLike, option: str, inputs: Inputs = (), example:
                               "that file; choose another path")
     if target.is_dir() and not is_folder:
         raise OutputPathError(f"{option} {target} is a folder; give the file to write, e.g. {target / example}")
+    if not is_folder and names_a_folder(path):  # Path() drops the slash: "newdir/" would become a FILE newdir
+        raise OutputPathError(f"{option} {os.fspath(path)} ends with a path separator, so it names a folder; "
+                              f"give the file to write, e.g. {target / example}")
     if target.exists() or target.is_symlink():
         raise OutputPathError(f"{option} {target} already exists; choose a new path or delete it first "
                               "(an output never replaces a file)")
@@ -83,6 +86,12 @@ def check_output_file(path: PathLike, option: str, inputs: Inputs = (), example:
         raise OutputPathError(f"{option} folder {parent} does not exist; create it first (mkdir -p {parent})")
     check_creatable_folder(parent, option)
     return target
+
+
+def names_a_folder(path: PathLike) -> bool:
+    """True when ``path`` as given ends with a path separator (``out/``): the user meant a folder."""
+    text = os.fspath(path)
+    return isinstance(text, str) and text.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep))
 
 
 def check_output_folder(path: PathLike, option: str, inputs: Inputs = (), results: Sequence[str] = (),

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from disdepth_core.arg_types import non_negative_int
 from disdepth_core.entry_point import debug_requested, run_entry_point
 
 from .distributed import resolve_device
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", required=True, help="a distillation run's last.pt/best.pt (with training state)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override the recorded config, e.g. --set data.test_split=... or distill.teacher_checkpoint=...")
-    parser.add_argument("--max-images", type=int, default=0, help="evaluate the first N test images only (0 = all)")
+    parser.add_argument("--max-images", type=non_negative_int, default=0,
+                        help="evaluate the first N test images only (>= 0; 0 = all)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda")
     parser.add_argument("--save-json", default=None, help="also write the three rows' metrics here")
     parser.add_argument("--no-progress", action="store_true")

@@ -18,11 +18,15 @@ from pathlib import Path
 
 from disdepth_core.entry_point import UserError, debug_requested, run_entry_point
 
+# What the release file may be called: the suffixes every loader reads as a DisDepth checkpoint
+# (runtime/loader.py's torch backend); .safetensors is written as safetensors, the others as torch zips.
+RELEASE_SUFFIXES = (".pt", ".pth", ".safetensors")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.release", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="training checkpoint (last.pt / best.pt)")
-    parser.add_argument("--output", required=True, help="release file (.pt or .safetensors)")
+    parser.add_argument("--output", required=True, help="release file (.pt, .pth or .safetensors)")
     parser.add_argument("--half", action="store_true", help="store float weights as float16 (half the size)")
     parser.add_argument("--write-config", default=None, metavar="YAML",
                         help="also write the run's full training config (reusable with --config)")
@@ -40,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from disdepth_core.output_paths import check_output_file
 
     output = check_output_file(args.output, "--output", [("--checkpoint", args.checkpoint)], "model.pt", create_parents=False)
+    if output.suffix.lower() not in RELEASE_SUFFIXES:  # e.g. rel.onnx: a torch zip no loader would open
+        raise UserError(f"--output {output} must end in {', '.join(RELEASE_SUFFIXES[:-1])} or {RELEASE_SUFFIXES[-1]} "
+                        f"(a DisDepth checkpoint), e.g. {output.with_suffix('.pt').name}; for ONNX or TensorRT, "
+                        "run disdepth export on the released file")
     config_path = None
     if args.write_config:
         config_path = check_output_file(args.write_config, "--write-config", [("--checkpoint", args.checkpoint),

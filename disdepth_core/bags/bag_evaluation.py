@@ -126,6 +126,31 @@ def _camera(info: Any) -> tuple[Optional[np.ndarray], Optional[tuple[int, int]]]
     return as_intrinsics(info.k), (int(info.height), int(info.width))
 
 
+def check_topics(bag: BagReader, options: BagEvalOptions) -> str:
+    """Each topic the options name: one role each, present in ``bag`` with a type that role takes;
+    returns the image topic's type. BagError (one line) otherwise: cheap, so run before any model loads."""
+    roles = [("--image-topic", options.image_topic), ("--depth-topic", options.depth_topic),
+             ("--camera-info-topic", options.info_topic), ("--sparse-depth-topic", options.sparse_topic)]
+    named: dict[str, str] = {}
+    for option, topic in roles:
+        if topic is None:
+            continue
+        if not topic.strip():
+            raise BagError(f"{option} is empty: give a topic name; the bag's topics: {bag.describe_topics() or 'none'}")
+        if topic in named:
+            raise BagError(f"{named[topic]} and {option} are both {topic}: one topic cannot play two roles "
+                           "(image, ground truth, camera_info, scale anchor); give each its own topic")
+        named[topic] = option
+    image_type = bag.require_topic(options.image_topic, COLOR_TYPES, "image")
+    if options.depth_topic:
+        bag.require_topic(options.depth_topic, (IMAGE_TYPE,), "ground-truth depth")
+    if options.info_topic:
+        bag.require_topic(options.info_topic, (CAMERA_INFO_TYPE,), "camera_info")
+    if options.sparse_topic:
+        bag.require_topic(options.sparse_topic, (IMAGE_TYPE,), "sparse depth")
+    return image_type
+
+
 def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], options: BagEvalOptions) -> BagEvalResult:
     """Run every model on the bag's frames; raises BagError / FileNotFoundError for unusable input."""
     if not models:
@@ -140,13 +165,7 @@ def evaluate_bag(bag_path: str | Path, models: list[tuple[str, Predictor]], opti
         predictor.runtime.warmup()  # lazy initialisation must not count as the first frames' latency
     start = time.perf_counter()
     with BagReader(bag_path) as bag:
-        image_type = bag.require_topic(options.image_topic, COLOR_TYPES, "image")
-        if options.depth_topic:
-            bag.require_topic(options.depth_topic, (IMAGE_TYPE,), "ground-truth depth")
-        if options.info_topic:
-            bag.require_topic(options.info_topic, (CAMERA_INFO_TYPE,), "camera_info")
-        if options.sparse_topic:
-            bag.require_topic(options.sparse_topic, (IMAGE_TYPE,), "sparse depth")
+        image_type = check_topics(bag, options)
         anchored = options.anchor.mode != "none"
         result = BagEvalResult(str(bag_path), bag.storage, options, protocol,
                                [ModelResult(label, predictor, protocol.accumulator(),

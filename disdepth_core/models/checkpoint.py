@@ -15,9 +15,13 @@ from __future__ import annotations
 import errno
 import json
 import os
+import pickle
+import re
 import tempfile
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from torch import nn
@@ -43,14 +47,26 @@ class CheckpointMismatchError(CheckpointError):
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
     path = Path(path)
+
+    def write(handle: BinaryIO) -> None:
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as err:
+            raise write_stopped_error(err, path.parent) from err
+
+    atomic_write(path, write)
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """``write(handle)`` into a temp file beside ``path``, fsync, normal file permissions, then
+    ``os.replace`` onto ``path`` and fsync the folder: every checkpoint format is written this way,
+    so a crash mid-save leaves the previous file intact and a failed write leaves nothing behind."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            try:
-                torch.save(obj, handle)
-            except RuntimeError as err:
-                raise write_stopped_error(err, path.parent) from err
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; use normal file permissions
@@ -120,18 +136,12 @@ def save_checkpoint(
     path = Path(path)
     meta = dict(meta or {})
     if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
+        from safetensors.torch import save as safetensors_bytes
 
         header = {"format": CHECKPOINT_FORMAT, "format_version": str(CHECKPOINT_VERSION),
                   "model_config": json.dumps(config.to_dict()), "meta": json.dumps(meta)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
-            save_file({k: v.contiguous() for k, v in state.items()}, str(tmp), metadata=header)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind, the previous file is intact
-            raise
+        data = safetensors_bytes({k: v.contiguous() for k, v in state.items()}, metadata=header)
+        atomic_write(path, lambda handle: handle.write(data))  # the same steps (fsync, mode) as .pt files
         return
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
@@ -154,8 +164,12 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - truncated/corrupt/pickled-code files all land here
+        with warnings.catch_warnings():  # "Detected pickle protocol 4 ...": any plain pickle, not a checkpoint
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(unpickling_problem(path, err)) from err
+    except Exception as err:  # noqa: BLE001 - truncated/corrupt files land here
         raise CheckpointError(f"cannot read checkpoint {path} (corrupt, truncated or not a PyTorch file): "
                               f"{typed_first_line(err)}") from err
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -166,6 +180,23 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if int(payload.get("format_version", 0)) > CHECKPOINT_VERSION:
         raise CheckpointError(f"{path} was written by a newer DisDepth (format {payload['format_version']}); upgrade to read it")
     return payload
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL (\S+)")
+
+
+def unpickling_problem(path: Path, err: BaseException) -> str:
+    """What ``torch.load(weights_only=True)``'s UnpicklingError means for a checkpoint, without
+    torch's advice to retry with ``weights_only=False`` (which would run the file's code): bytes
+    that are no PyTorch file at all (an image, an exported model, a corrupt copy), or a pickle of
+    Python objects (a whole ``torch.save(model)``), which is never loaded."""
+    found = _UNSUPPORTED_GLOBAL.search(str(err))
+    if found:
+        return (f"{path} is not a DisDepth checkpoint: it holds pickled Python objects ({found.group(1).rstrip('.')}), "
+                "which are never loaded because loading them can run code; a DisDepth checkpoint holds only tensors "
+                "and plain values")
+    return (f"cannot read checkpoint {path} (corrupt, truncated or not a PyTorch file): "
+            "it is not a DisDepth checkpoint (a corrupt copy or a file of another format)")
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, INFO_TOPIC
+from disdepth_core.bags.synthetic import COMPRESSED_TOPIC, IMAGE_TOPIC, INFO_TOPIC
 from disdepth_core.bags.writer import BagWriter, MessageFactory
 from disdepth_cli import main
 
@@ -52,7 +52,7 @@ def test_missing_topic_lists_the_topics(synthetic_bag, tiny_checkpoint, tmp_path
 def test_unknown_message_type_for_the_role(synthetic_bag, tiny_checkpoint, tmp_path, capsys):
     assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path, "--image-topic", INFO_TOPIC) == 2
     assert "has message type sensor_msgs/msg/CameraInfo, expected sensor_msgs/msg/Image or" in error_line(capsys)
-    assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path, "--image-topic", COMPRESSED_TOPIC, "--depth-topic", COMPRESSED_TOPIC) == 2
+    assert run_eval(synthetic_bag, tiny_checkpoint, tmp_path, "--image-topic", IMAGE_TOPIC, "--depth-topic", COMPRESSED_TOPIC) == 2
     assert "ground-truth depth topic" in error_line(capsys)
 
 
