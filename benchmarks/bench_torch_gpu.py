@@ -40,7 +40,7 @@ def time_forward(forward, image, iters: int, warmup: int, device) -> tuple[float
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             start = time.perf_counter()
-            out = forward(image)
+            forward(image)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             if index >= warmup:

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from disdepth_core.runtime import load_runtime
 
     meta = load_runtime(args.model, backend="torch", device="cpu").metadata
-    report, rows = {}, []
+    report = {}
     with tempfile.TemporaryDirectory(prefix="disdepth-anchoring-") as tmp:
         for name, (frames, period) in sets.items():
             bag = write_bag(frames, Path(tmp) / f"bag{len(report)}", period)

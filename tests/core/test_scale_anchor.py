@@ -19,7 +19,7 @@ from disdepth_core.runtime.preprocess import make_transform
 from disdepth_core.scale_anchor import (AnchorSettings, ScaleTracker, SparseSample, anchor_frame, robust_scale,
                                         sample_network, sparse_from_message, sparse_scale)
 from disdepth_core.scale_estimate import ScaleEstimate
-from disdepth_core.sparse_simulation import lidar_band, lidar_band_millimetres
+from disdepth_core.sparse_simulation import lidar_band
 
 pytestmark = pytest.mark.torch_free  # also runs in .venv-humble (Python 3.10, numpy 1.x, no torch)
 
