@@ -26,8 +26,8 @@ from disdepth_core.bags.bag_evaluation import BagEvalOptions, BagEvalResult, Mod
 from disdepth_core.data.frame_cache import HELDOUT, FrameCache
 from disdepth_core.data.recordings import RecordingOptions, open_recording
 from disdepth_core.rgbd_recording import Recording, RgbdFrame
-from disdepth_core.evaluation import EvalProtocol, Predictor
-from disdepth_core.metrics import EmptyMaskError, compute_depth_metrics, valid_gt_mask
+from disdepth_core.evaluation import EvalProtocol, Predictor, set_constant_depth
+from disdepth_core.metrics import EmptyMaskError, compute_depth_metrics
 
 MAX_GT_PIXELS = 60_000_000  # ground truth kept for the set constant (240 MB): more held-out frames are subsampled
 
@@ -96,20 +96,16 @@ def evaluate_heldout(cache: FrameCache, options: RecordingOptions, models: list[
         result.warnings.append(f"{result.gt_without_valid_pixels} of {len(result.frames)} held-out frames have no ground-truth "
                                f"pixel inside the evaluation range {protocol.min_depth:g}..{protocol.max_depth:g} m and "
                                "were not scored")
-    constant = set_constant(gts, protocol)
-    constant_metrics = [constant_frame_metrics(constant, gt, protocol) for gt in gts]
+    try:
+        constant = set_constant_depth(gts, protocol)
+        constant_metrics = [constant_frame_metrics(constant, gt, protocol) for gt in gts]
+    except ValueError:  # no held-out pixel in range at all: no constant to compare with (the warning above says why)
+        constant, constant_metrics = float("nan"), [None] * len(gts)
     held_total = len(cache.indices(HELDOUT))
     if total < held_total:
         log(f"[report] {total} of {held_total} held-out frames evaluated (evenly spaced; the ground truth kept for the "
             "set constant is capped)")
     return HeldoutResult(result, constant, constant_metrics, held_total)
-
-
-def set_constant(gts: list[np.ndarray], protocol: EvalProtocol) -> float:
-    """The median of every valid ground-truth pixel of the set (the protocol's valid mask)."""
-    values = [gt[valid_gt_mask(gt, protocol.min_depth, protocol.max_depth, protocol.crop)] for gt in gts]
-    values = [v for v in values if v.size]
-    return float(np.median(np.concatenate(values))) if values else float("nan")
 
 
 def constant_frame_metrics(constant: float, gt: np.ndarray, protocol: EvalProtocol) -> Optional[dict[str, float]]:
