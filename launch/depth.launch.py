@@ -49,7 +49,7 @@ def generate_launch_description():
     default_params = os.path.join(get_package_share_directory("disdepth_ros"), "config", "depth.yaml")
     return LaunchDescription([
         DeclareLaunchArgument("model_path", default_value="", description="model file; empty = the params file's value (default: bundled demo model)"),
-        DeclareLaunchArgument("backend", default_value="", description="auto, tensorrt, onnxruntime or torch; empty = the params file's value"),
+        DeclareLaunchArgument("backend", default_value="", description="auto, tensorrt, onnxruntime, openvino or torch; empty = the params file's value"),
         DeclareLaunchArgument("image", default_value="/camera/image_raw", description="camera image topic"),
         DeclareLaunchArgument("camera_info", default_value="/camera/camera_info", description="camera_info topic"),
         DeclareLaunchArgument("sparse_depth", default_value="sparse_depth",

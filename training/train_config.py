@@ -28,7 +28,7 @@ from .finetune.section import FinetuneConfig
 
 @dataclass
 class OptimConfig:
-    """Paper defaults (section 4): Adam, batch 8, 25 epochs, lr decayed linearly per iteration."""
+    """Paper defaults (section 4): Adam (here AdamW, weight decay 0.01), batch 8, 25 epochs, lr decayed linearly per iteration."""
 
     lr: float = ranged(1e-4, gt=0)
     end_lr_ratio: float = ranged(0.01, ge=0, le=1)

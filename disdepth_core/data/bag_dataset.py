@@ -12,7 +12,7 @@ input (``eval_height x eval_width``; the training size when not set). A training
 augmentation, :mod:`.scale_augment`: depth divided by ``s``), then optionally rotated, flipped
 and colour-jittered with the same functions as the other datasets. With
 ``recording.synthetic_mix`` a share of the items are synthetic frames rendered at the
-recording's focal length (:mod:`.synthetic_pool`). Each item's randomness is a function of
+recording's focal length (:mod:`disdepth_core.synthetic.training_pool`). Each item's randomness is a function of
 (seed, epoch, index), as in :class:`~disdepth_core.data.depth_dataset.DepthDataset`, so a
 resumed run sees exactly the samples of an uninterrupted one.
 """

@@ -90,8 +90,8 @@ def write_dataset(out_dir: Path, kind: str, n_train: int, n_test: int, seed: int
     """Render and write every frame, the split files and ``meta.yaml``; returns the root.
 
     ``camera_effects`` passes each RGB frame through a randomly set up camera (exposure,
-    white balance, blur, noise: :mod:`synthetic_camera`); depth is never changed.
-    ``layouts`` (nyu): comma-separated indoor layouts, see ``synthetic_layouts.build_scene``.
+    white balance, blur, noise: :mod:`.camera_effects`); depth is never changed.
+    ``layouts`` (nyu): comma-separated indoor layouts, see ``scene_builder.build_scene``.
     """
     root = Path(out_dir) / kind
     (root / "splits").mkdir(parents=True, exist_ok=True)

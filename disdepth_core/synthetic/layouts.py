@@ -1,6 +1,6 @@
 """Procedural layouts: random rooms (NYU-like) and street drives (KITTI-like).
 
-Kept apart from the geometry/texture primitives in :mod:`synthetic_scenes` so the "what is
+Kept apart from the geometry/texture primitives in :mod:`.scenes` so the "what is
 in a scene" choices (palettes, furniture, cars, camera paths) read on their own and can be
 extended without touching the ray-casting machinery.
 """
@@ -87,7 +87,7 @@ def build_indoor(rng: np.random.Generator, style=None) -> Scene:
     """NYU-like room: textured floor/ceiling/walls, furniture boxes, balls, pictures, rug.
 
     ``style`` (None = the original toy rooms, draw for draw) overrides the room size range,
-    camera height range and the floor/ceiling/wall materials: see ``synthetic_indoor_layouts``.
+    camera height range and the floor/ceiling/wall materials: see ``indoor_layouts``.
     """
     prefix = ROOM_TYPES[int(rng.integers(len(ROOM_TYPES)))]
     size = (3.0, 8.0) if style is None else style.size
