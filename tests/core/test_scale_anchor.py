@@ -28,7 +28,8 @@ SECOND = 1_000_000_000
 
 def message(pixels: np.ndarray, encoding: str, stamp_ns: int = 0) -> SimpleNamespace:
     layout = image_layout(pixels, encoding)
-    header = SimpleNamespace(stamp=SimpleNamespace(sec=stamp_ns // SECOND, nanosec=stamp_ns % SECOND))
+    header = SimpleNamespace(stamp=SimpleNamespace(sec=stamp_ns // SECOND, nanosec=stamp_ns % SECOND),
+                             frame_id="camera_optical_frame")
     return SimpleNamespace(header=header, height=layout.height, width=layout.width, encoding=layout.encoding,
                            is_bigendian=layout.is_bigendian, step=layout.step, data=layout.pixels.tobytes())
 
