@@ -316,11 +316,9 @@ class FramePipeline:
         if result.confidence_net is None:
             return None
         rows, cols = result.depth.shape[:2]
-        top, left, height, width = result.transform.content
         if (rows, cols) == result.confidence_net.shape:  # output_resolution model: the same grid
             return result.confidence_net[::stride, ::stride]
-        v = np.clip(np.rint((np.arange(0, rows, stride) + 0.5) * (height / rows) - 0.5).astype(np.intp) + top, top, top + height - 1)
-        u = np.clip(np.rint((np.arange(0, cols, stride) + 0.5) * (width / cols) - 0.5).astype(np.intp) + left, left, left + width - 1)
+        v, u = result.transform.network_pixels(np.arange(0, rows, stride), np.arange(0, cols, stride), (rows, cols))
         return result.confidence_net[v[:, None], u[None, :]]
 
     @staticmethod

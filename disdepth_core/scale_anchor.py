@@ -143,15 +143,8 @@ def sample_network(raw: np.ndarray, transform: Any, sparse: np.ndarray | SparseS
     """
     if not isinstance(sparse, SparseSample):
         sparse = SparseSample(sparse, 0)
-    rows, cols, measured = sparse.rows, sparse.cols, sparse.values
-    sparse_h, sparse_w = sparse.depth.shape
-    top, left, height, width = transform.content
-    # pixel centres: sparse -> camera -> network content box (the convention of geometry.scale_intrinsics)
-    u = (cols + 0.5) * (width / sparse_w) - 0.5 + left
-    v = (rows + 0.5) * (height / sparse_h) - 0.5 + top
-    u = np.clip(np.rint(u).astype(np.int64), left, left + width - 1)
-    v = np.clip(np.rint(v).astype(np.int64), top, top + height - 1)
-    return raw[v, u], measured
+    v, u = transform.network_pixels(sparse.rows, sparse.cols, sparse.depth.shape[:2])
+    return raw[v, u], sparse.values
 
 
 def robust_scale(predicted: np.ndarray, measured: np.ndarray, min_points: int) -> ScaleEstimate:

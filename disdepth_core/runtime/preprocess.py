@@ -52,6 +52,18 @@ class FrameTransform:
         scaled[1, 2] += top
         return scaled
 
+    def network_pixels(self, rows: np.ndarray, cols: np.ndarray, grid_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The network pixel (row, col indices, nearest) on the same viewing ray as pixel
+        (``rows``, ``cols``) of an image of ``grid_hw`` showing the camera's whole view at any
+        resolution (a sparse depth image, the published depth). Pixel centres scale as in
+        :func:`disdepth_core.geometry.scale_intrinsics`; resize and letterbox both map exactly."""
+        top, left, height, width = self.content
+        v = (np.asarray(rows) + 0.5) * (height / grid_hw[0]) - 0.5 + top
+        u = (np.asarray(cols) + 0.5) * (width / grid_hw[1]) - 0.5 + left
+        v = np.clip(np.rint(v).astype(np.intp), top, top + height - 1)
+        u = np.clip(np.rint(u).astype(np.intp), left, left + width - 1)
+        return v, u
+
     @property
     def focal_scale(self) -> float:
         """Horizontal scale from camera to network pixels (focal lengths scale by this)."""

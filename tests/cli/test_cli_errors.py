@@ -17,6 +17,7 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+from tests.cli.cli_runner import cli_env, run_case
 from tests.conftest import tiny_train_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,14 +139,10 @@ def results(tmp_path_factory, tiny_checkpoint) -> dict[str, subprocess.Completed
     tmp = tmp_path_factory.mktemp("cli_errors")
     _materialise(tmp)
     shutil.copy(tiny_checkpoint, tmp / "tiny.pt")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "ROS_DOMAIN_ID": "0"}
-    env.pop("DISDEPTH_DEBUG", None)
+    env = cli_env(ROS_DOMAIN_ID="0")
 
     def run(case: Case) -> subprocess.CompletedProcess:
-        argv = [arg.replace("{tmp}", str(tmp)) for arg in case.argv]
-        out = subprocess.run([sys.executable, "-m", "disdepth_cli", *argv], capture_output=True, text=True, cwd=tmp,
-                             env=env, timeout=300)
-        return out
+        return run_case(case.argv, tmp, env)
 
     # The one case that loads torch and a model starts first; the cheap ones fill the other workers.
     ordered = sorted(CASES, key=lambda case: case.name not in SLOW_CASES)

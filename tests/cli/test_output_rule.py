@@ -22,6 +22,7 @@ from typing import NamedTuple
 import pytest
 import yaml
 
+from tests.cli.cli_runner import cli_env, run_case
 from tests.conftest import tiny_train_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,15 +149,12 @@ def _sha(path: Path) -> str:
 def outcome(tmp_path_factory, tiny_checkpoint):
     tmp = tmp_path_factory.mktemp("output_rule")
     _materialise(tmp, tiny_checkpoint)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    env.pop("DISDEPTH_DEBUG", None)
+    env = cli_env()
     paths = {case.name: [Path(p.replace("{tmp}", str(tmp))) for p in case.kept] for case in CASES}
     before = {name: {p: _sha(p) for p in kept} for name, kept in paths.items()}
 
     def run(case: Case) -> subprocess.CompletedProcess:
-        argv = [arg.replace("{tmp}", str(tmp)) for arg in case.argv]
-        command = [sys.executable, *argv] if argv[0] == "-m" else [sys.executable, "-m", "disdepth_cli", *argv]
-        return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=env, timeout=300)
+        return run_case(case.argv, tmp, env)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = dict(zip((case.name for case in CASES), pool.map(run, CASES)))

@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli.cli_runner import cli_env, run_case
+
 
 
 class Case(NamedTuple):
@@ -100,14 +100,10 @@ def _materialise(tmp: Path, tiny_checkpoint: Path) -> None:
 def results(tmp_path_factory, tiny_checkpoint):
     tmp = tmp_path_factory.mktemp("review_fixes")
     _materialise(tmp, tiny_checkpoint)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    for name in ("DISDEPTH_DEBUG", "OPENCV_FFMPEG_LOGLEVEL", "OPENCV_FFMPEG_DEBUG"):
-        env.pop(name, None)
+    env = cli_env(unset=("DISDEPTH_DEBUG", "OPENCV_FFMPEG_LOGLEVEL", "OPENCV_FFMPEG_DEBUG"))
 
     def run(case: Case) -> subprocess.CompletedProcess:
-        argv = [arg.replace("{tmp}", str(tmp)) for arg in case.argv]
-        command = [sys.executable, *argv] if argv[0] == "-m" else [sys.executable, "-m", "disdepth_cli", *argv]
-        return subprocess.run(command, capture_output=True, text=True, cwd=tmp, env=env, timeout=300)
+        return run_case(case.argv, tmp, env)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return tmp, dict(zip((case.name for case in CASES), pool.map(run, CASES)))
