@@ -63,6 +63,8 @@ def fast_path_reason(path: str | Path, backend: str, device: str, options: dict[
     """Why ``path`` keeps its backend (a reason for the log), or None when the fast CPU path applies."""
     if backend != "auto" or Path(path).suffix.lower() not in CHECKPOINT_SUFFIXES:
         return "not a checkpoint with backend auto"
+    if not Path(path).is_file():
+        return "no such file (the loader says so in its own words)"
     torch_only = [f"{name} {options[name]}" for name, default in TORCH_ONLY_OPTIONS.items()
                   if name in options and options[name] != default]
     if torch_only:

@@ -90,6 +90,8 @@ def test_when_torch_is_kept(cache, tiny_checkpoint, tmp_path, monkeypatch):
     assert fast_path_reason(tiny_checkpoint, "auto", "cpu", {"precision": "bf16"}) == "torch-only options asked for (precision bf16)"
     assert fast_path_reason(tiny_checkpoint, "auto", "cuda:0", {}) == "device cuda:0 asked for (torch runs on it)"
     assert fast_path_reason(tiny_checkpoint, "auto", "tpu", {}) == "device 'tpu' is torch's to accept or refuse"
+    missing, lines = tmp_path / "missing.pt", []  # the loader reports it: no "fast path unavailable" line first
+    assert fast_cpu_model(missing, "auto", "cpu", log=lines.append) == (str(missing), "auto") and lines == []
     monkeypatch.setattr(cpu_fast_path, "has_cuda_device", lambda: True)
     assert fast_path_reason(tiny_checkpoint, "auto", "auto", {}) == "a CUDA device is available (torch runs on it)"
     assert fast_cpu_model(tiny_checkpoint, "auto", "auto") == (str(tiny_checkpoint), "auto")
