@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from disdepth_core.rgbd_recording import Recording, RecordingError, RgbdFrame, intrinsics_differ, scaled_K
-from disdepth_core.synthetic.training_pool import build_lock, publish_folder
+from disdepth_core.folder_build import build_lock, publish_folder
 
 CACHE_VERSION = 2  # 2: the gap before the held-out frames is a time (MIN_GAP_S), not 1 % of the frames
 MIN_TRAIN_FRAMES = 8

@@ -17,6 +17,7 @@ import pytest
 
 from disdepth_core.data.frame_cache import GAP, HELDOUT, MIN_GAP_S, MIN_TRAIN_FRAMES, TRAIN, FrameCache, split_labels
 from disdepth_core.data.recordings import RecordingOptions
+from disdepth_core import folder_build
 from disdepth_core.synthetic import training_pool
 
 from .helpers import TOPICS, tiny_bag
@@ -126,13 +127,13 @@ def test_a_cache_published_meanwhile_by_another_process_is_kept(tmp_path, monkey
         (Path(dst) / "frames.json").write_text(json.dumps({"key": "k"}))
         raise OSError(errno.ENOTEMPTY, "Directory not empty")
 
-    monkeypatch.setattr(training_pool.os, "replace", other_process_wins)
+    monkeypatch.setattr(folder_build.os, "replace", other_process_wins)
     complete = lambda: json.loads((root / "frames.json").read_text()).get("key") == "k"  # noqa: E731
-    training_pool.publish_folder(tmp, root, complete)
+    folder_build.publish_folder(tmp, root, complete)
     assert complete() and not tmp.exists()
     tmp.mkdir()
     with pytest.raises(OSError, match="not empty"):  # a folder that is not the same cache: the failure stands
-        training_pool.publish_folder(tmp, tmp_path / "other", lambda: False)
+        folder_build.publish_folder(tmp, tmp_path / "other", lambda: False)
     assert not tmp.exists()
 
 
