@@ -90,7 +90,7 @@ class Trainer:
         self.model: nn.Module = self.module.student  # what validation, logging and best.pt use
         self.loss_terms: list[LossTerm] = self.module.loss_terms()
 
-        self.train_set = build_dataset(cfg.data, "train", seed=cfg.seed)
+        self.train_set = build_dataset(cfg.data, "train", seed=cfg.seed, progress=self.progress)
         if len(self.train_set) == 0:
             raise ValueError(f"training split {cfg.data.train_split} has no samples with ground truth")
         check_first_sample(self.train_set)

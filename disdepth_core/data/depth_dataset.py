@@ -298,10 +298,11 @@ class DepthDataset(Dataset):
                 "crop_box": tuple(int(v) for v in box), "K": K, "path": self.image_path(entry), "index": index}
 
 
-def build_dataset(cfg: DatasetConfig, mode: str, seed: int = 0) -> Dataset:
-    """The one public way to make a dataset (trainer, evaluator and CLI all call this)."""
+def build_dataset(cfg: DatasetConfig, mode: str, seed: int = 0, progress: bool = True) -> Dataset:
+    """The one public way to make a dataset (trainer, evaluator and CLI all call this); ``progress``:
+    bars while a recording's frame cache or synthetic pool is built on first use."""
     if cfg.name == "bag":  # recordings through a frame cache (disdepth_core/data/bag_dataset.py)
         from disdepth_core.data.bag_dataset import BagDataset
 
-        return BagDataset(cfg, mode, seed)
+        return BagDataset(cfg, mode, seed, progress)
     return DepthDataset(cfg, mode, seed)
