@@ -108,6 +108,8 @@ class CameraClient:
 
         if self.sparse_pub is None:
             self.sparse_pub = self.node.create_publisher(Image, "sparse_depth", self._in_qos)
+            # A new publisher's first message is lost until discovery matches it with the node's subscription.
+            self.spin_until(lambda: self.sparse_pub.get_subscription_count() > 0, 10.0)
         pixels = depth_to_millimetres(depth) if encoding == "16UC1" else np.asarray(depth, dtype=np.float32)
         msg = messages.array_to_image(pixels, encoding)
         msg.header.stamp = stamp
